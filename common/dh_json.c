@@ -1,0 +1,171 @@
+/*
+ * dh_json: bounded cJSON parsing and checked getters (see dh_json.h).
+ */
+#include "dh_json.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Reject nesting beyond DH_JSON_MAX_DEPTH before cJSON recurses into it
+ * (cJSON's own limit is 1000, deep enough to be a stack hazard). */
+static int
+depth_ok(const unsigned char *p, size_t n)
+{
+	size_t i;
+	int depth = 0, in_str = 0;
+
+	for (i = 0; i < n; i++) {
+		if (in_str) {
+			if (p[i] == '\\')
+				i++;
+			else if (p[i] == '"')
+				in_str = 0;
+			continue;
+		}
+		if (p[i] == '"')
+			in_str = 1;
+		else if (p[i] == '{' || p[i] == '[') {
+			if (++depth > DH_JSON_MAX_DEPTH)
+				return 0;
+		} else if (p[i] == '}' || p[i] == ']')
+			depth--;
+	}
+	return 1;
+}
+
+int
+dh_json_parse(const void *p, size_t n, size_t max, cJSON **out,
+    struct dh_err *err)
+{
+	const char *end = NULL;
+	cJSON *j;
+
+	*out = NULL;
+	if (n > max)
+		return dh_err_set(err, DH_E_TOOBIG,
+		    "JSON document of %zu bytes exceeds limit of %zu", n, max);
+	if (memchr(p, '\0', n) != NULL)
+		return dh_err_set(err, DH_E_FORMAT, "JSON contains a NUL byte");
+	if (!depth_ok(p, n))
+		return dh_err_set(err, DH_E_FORMAT,
+		    "JSON nested deeper than %d levels", DH_JSON_MAX_DEPTH);
+	j = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+	if (j == NULL) {
+		size_t at = end != NULL ? (size_t)(end - (const char *)p) : 0;
+
+		return dh_err_set(err, DH_E_FORMAT,
+		    "malformed JSON near byte %zu", at);
+	}
+	while (end != NULL && (size_t)(end - (const char *)p) < n &&
+	    (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+		end++;
+	if (end == NULL || (size_t)(end - (const char *)p) != n) {
+		cJSON_Delete(j);
+		return dh_err_set(err, DH_E_FORMAT,
+		    "trailing data after JSON document");
+	}
+	*out = j;
+	return DH_OK;
+}
+
+static const cJSON *
+member(const cJSON *obj, const char *key)
+{
+	if (!cJSON_IsObject(obj))
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(obj, key);
+}
+
+int
+dh_json_get_str(const cJSON *obj, const char *key, const char **out,
+    struct dh_err *err)
+{
+	int r;
+
+	r = dh_json_opt_str(obj, key, out, err);
+	if (r == DH_OK && *out == NULL)
+		return dh_err_set(err, DH_E_FORMAT, "missing string \"%s\"", key);
+	return r;
+}
+
+int
+dh_json_opt_str(const cJSON *obj, const char *key, const char **out,
+    struct dh_err *err)
+{
+	const cJSON *m = member(obj, key);
+
+	*out = NULL;
+	if (m == NULL || cJSON_IsNull(m))
+		return DH_OK;
+	if (!cJSON_IsString(m) || m->valuestring == NULL)
+		return dh_err_set(err, DH_E_FORMAT, "\"%s\" must be a string",
+		    key);
+	*out = m->valuestring;
+	return DH_OK;
+}
+
+int
+dh_json_opt_int(const cJSON *obj, const char *key, int64_t min, int64_t max,
+    int64_t *out, int *present, struct dh_err *err)
+{
+	const cJSON *m = member(obj, key);
+	double v;
+
+	*present = 0;
+	if (m == NULL || cJSON_IsNull(m))
+		return DH_OK;
+	if (!cJSON_IsNumber(m))
+		return dh_err_set(err, DH_E_FORMAT, "\"%s\" must be a number",
+		    key);
+	v = m->valuedouble;
+	if (!isfinite(v) || floor(v) != v || v < (double)min ||
+	    v > (double)max)
+		return dh_err_set(err, DH_E_FORMAT,
+		    "\"%s\" must be an integer in [%lld, %lld]", key,
+		    (long long)min, (long long)max);
+	*out = (int64_t)v;
+	*present = 1;
+	return DH_OK;
+}
+
+int
+dh_json_get_int(const cJSON *obj, const char *key, int64_t min, int64_t max,
+    int64_t *out, struct dh_err *err)
+{
+	int present, r;
+
+	r = dh_json_opt_int(obj, key, min, max, out, &present, err);
+	if (r == DH_OK && !present)
+		return dh_err_set(err, DH_E_FORMAT, "missing number \"%s\"", key);
+	return r;
+}
+
+int
+dh_json_opt_bool(const cJSON *obj, const char *key, int *out,
+    struct dh_err *err)
+{
+	const cJSON *m = member(obj, key);
+
+	if (m == NULL || cJSON_IsNull(m))
+		return DH_OK;
+	if (!cJSON_IsBool(m))
+		return dh_err_set(err, DH_E_FORMAT, "\"%s\" must be a boolean",
+		    key);
+	*out = cJSON_IsTrue(m);
+	return DH_OK;
+}
+
+int
+dh_json_print(const cJSON *item, struct dh_buf *out)
+{
+	char *s;
+	int r;
+
+	s = cJSON_PrintUnformatted(item);
+	if (s == NULL)
+		return DH_E_NOMEM;
+	r = dh_buf_put_str(out, s);
+	cJSON_free(s);
+	return r;
+}
