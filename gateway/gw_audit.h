@@ -1,0 +1,93 @@
+/*
+ * gw_audit: the gateway's CloudTrail-style audit trail.  Every API call is
+ * recorded as a CloudTrail record (eventVersion 1.08, userIdentity, eventTime,
+ * eventSource, eventName, awsRegion, sourceIPAddress, userAgent,
+ * requestParameters with secrets replaced by "HIDDEN_DUE_TO_SECURITY_REASONS",
+ * errorCode/errorMessage, requestID, eventID, eventType "AwsApiCall",
+ * recipientAccountId) in the caller's SQLite database, in a table this
+ * module creates (gw_audit_events).  Each record is committed before
+ * gw_audit_record returns.
+ *
+ * gw_audit_lookup answers CloudTrail LookupEvents (the JSON body the aws CLI
+ * v2 sends: LookupAttributes, StartTime/EndTime as epoch seconds, MaxResults
+ * <= 50, NextToken) with the JSON response body.
+ *
+ * gw_audit_deliver writes undelivered records as gzipped {"Records":[...]}
+ * files under <state_dir>/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/.
+ * Delivery guarantee: a file is written to a temporary name, fsync'd,
+ * renamed into place and its directory fsync'd BEFORE the records are
+ * marked delivered in one transaction.  A crash between rename and commit
+ * re-delivers those records on the next run into a new file (at-least-once,
+ * and the eventID lets a reader drop the duplicate); a crash before the
+ * rename leaves only a ".tmp" file, which the next delivery removes.  Records
+ * are never lost.
+ *
+ * Ownership: the sqlite3 handle stays owned by the caller and must outlive
+ * the gw_audit handle; gw_audit copies state_dir, account and region.  Event
+ * fields are borrowed for the duration of gw_audit_record only.  Calls on one
+ * gw_audit handle must be serialised by the caller (one connection owner).
+ */
+#ifndef GW_AUDIT_H
+#define GW_AUDIT_H
+
+#include <cJSON.h>
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dh_err.h"
+
+#define GW_AUDIT_HIDDEN "HIDDEN_DUE_TO_SECURITY_REASONS"
+#define GW_AUDIT_MAX_RESULTS 50       /* LookupEvents page size ceiling */
+#define GW_AUDIT_MAX_DELIVER 1000     /* records per delivered file */
+
+struct gw_audit;
+
+/* One API call to record; every string may be NULL except event_source and
+ * event_name.  request_params is copied and redacted (never stored raw).
+ * time_ms is the call's wall-clock time (0 means now). */
+struct gw_audit_event {
+	const char *event_source;   /* "ssm.amazonaws.com" */
+	const char *event_name;     /* "CreateActivation" */
+	const char *access_key_id;
+	const char *principal;      /* key name or mi- id */
+	const char *source_ip;
+	const char *user_agent;
+	const cJSON *request_params; /* audit redacts secrets itself */
+	const char *error_code;     /* NULL on success */
+	const char *error_message;
+	int64_t time_ms;
+	const char *request_id;
+};
+
+/* Create the audit tables in db if missing and return a handle in *out
+ * (caller frees with gw_audit_close; db stays owned by the caller). */
+int gw_audit_open(sqlite3 *db, const char *state_dir, const char *account,
+    const char *region, struct gw_audit **out, struct dh_err *err);
+
+/* Build the CloudTrail record for ev (secrets redacted) and commit it. */
+int gw_audit_record(struct gw_audit *a, const struct gw_audit_event *ev,
+    struct dh_err *err);
+
+/* Answer a LookupEvents request body; *response (caller frees with
+ * cJSON_Delete) is the JSON response body.  DH_E_ARG with a message suitable
+ * for an InvalidLookupAttributesException / InvalidTimeRangeException /
+ * InvalidMaxResultsException / InvalidNextTokenException on bad input (see
+ * gw_audit_lookup_error_code). */
+int gw_audit_lookup(struct gw_audit *a, const cJSON *request,
+    cJSON **response, struct dh_err *err);
+
+/* The CloudTrail error code ("InvalidNextTokenException", ...) for the last
+ * gw_audit_lookup failure on a, or "InvalidParameterException" when none is
+ * more specific; static string, never NULL. */
+const char *gw_audit_lookup_error_code(const struct gw_audit *a);
+
+/* Write every undelivered record to gzipped files (one per UTC day of
+ * eventTime, at most GW_AUDIT_MAX_DELIVER records per file) named for
+ * now_ms, then mark them delivered.  0 when nothing was pending. */
+int gw_audit_deliver(struct gw_audit *a, int64_t now_ms, struct dh_err *err);
+
+/* Release the handle (NULL is fine); does not close the database. */
+void gw_audit_close(struct gw_audit *a);
+
+#endif
