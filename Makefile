@@ -33,6 +33,13 @@ HARDEN := -fstack-protector-strong -fPIE
 HARDEN_LD += -fsanitize=address,undefined
 endif
 
+ifeq ($(SAN),fuzz)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-DDH_FUZZING
+HARDEN := -fPIE
+HARDEN_LD += -fsanitize=address,undefined
+endif
+
 INCLUDES := -Icommon -Iplugins/session -Iplugins/patch -Iagent -Igateway -Icli
 CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) $(HARDEN) $(INCLUDES) $(PKG_CFLAGS) \
 	-DDH_VERSION='"$(VERSION)"' $(EXTRA_CFLAGS)
@@ -69,7 +76,7 @@ TOOL_BIN := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all deps check test unit replay integration demo asan fuzz install \
+.PHONY: libs all deps check test unit replay integration demo asan fuzz install \
 	deb clean check-src
 
 all: $(PROGS) $(UNIT_BIN) $(REPLAY_BIN) $(TOOL_BIN) $(BENCH_BIN)
@@ -142,19 +149,21 @@ asan: deps
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	DH_SANITIZED=1 sh tests/run.sh build/asan
 
-# libFuzzer: clang builds the targets against the library sources directly.
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
-	$(INCLUDES) -DDH_VERSION='"$(VERSION)"' -DDH_FUZZING
-FUZZ_LIB_SRC = $(foreach d,$(LIBDIRS),$(call src_of,$(d)))
+# libFuzzer: the libraries are built once with clang (coverage-instrumented),
+# then each target is linked with -fsanitize=fuzzer.
+FUZZ_BUILD := build/fuzz
 fuzz: deps
-	@mkdir -p build/fuzz
+	$(MAKE) BUILD=$(FUZZ_BUILD) CC=clang SAN=fuzz libs
 	@set -e; for f in $(FUZZ_SRC); do \
 		n=$$(basename $$f .c); \
 		echo "fuzz: building $$n"; \
-		clang $(FUZZ_CFLAGS) $(PKG_CFLAGS) -o build/fuzz/$$n $$f \
-			$(FUZZ_LIB_SRC) $(PKG_LIBS) -lm -lpthread; \
+		clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 \
+			$(INCLUDES) $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f \
+			$(subst $(BUILD),$(FUZZ_BUILD),$(ALL_LIBS)) $(LIBS_ALL); \
 	done
-	sh tests/fuzz/run.sh build/fuzz $(FUZZ_SECONDS)
+	sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+libs: $(ALL_LIBS)
 
 install: all
 	sh install/install-files.sh "$(BUILD)" "$(DESTDIR)" "$(PREFIX)"
