@@ -6,7 +6,11 @@
  * Resource/NotResource (string or array of strings).  Action patterns are
  * "service:name" with '*' and '?' wildcards, matched case-insensitively; a
  * bare "*" matches every action.  Resource patterns are ARNs with '*' and '?'
- * wildcards, matched case-sensitively.  A Condition block is refused with a
+ * wildcards, matched case-sensitively; '*' may span ':' and '/' (a plain
+ * glob over the whole ARN).  A request for an action without a resource
+ * passes "*", which only Resource "*" (or a NotResource) covers.  Policy
+ * variables ("${aws:username}") are refused under Version 2012-10-17;
+ * a missing Version means 2008-10-17 (no variables), as in IAM.  A Condition block is refused with a
  * clear error (conditions are not evaluated, so accepting one would widen
  * the grant silently).  Parsing is bounded (GW_POLICY_MAX_BYTES,
  * GW_POLICY_MAX_STATEMENTS, GW_POLICY_MAX_VALUES per list, JSON depth) and
@@ -28,7 +32,7 @@
 
 #include "dh_err.h"
 
-#define GW_POLICY_MAX_BYTES (6 * 1024)  /* IAM's managed-policy size limit */
+#define GW_POLICY_MAX_BYTES (32 * 1024) /* raw JSON bytes, whitespace included */
 #define GW_POLICY_MAX_STATEMENTS 100
 #define GW_POLICY_MAX_VALUES 200        /* entries in one Action/Resource list */
 #define GW_POLICY_MAX_PATTERN 2048      /* bytes in one Action/Resource value */
