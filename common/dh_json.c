@@ -1,11 +1,18 @@
 /*
  * dh_json: bounded cJSON parsing and checked getters (see dh_json.h).
+ * cJSON is handed a NUL-terminated private copy of the input, so that no
+ * cJSON bug can read past the caller's bytes, and is called under a mutex
+ * because cJSON_ParseWithLengthOpts writes a process-wide error record.
  */
 #include "dh_json.h"
+#include "dh_hash.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+
+static pthread_mutex_t parse_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Reject nesting beyond DH_JSON_MAX_DEPTH before cJSON recurses into it
  * (cJSON's own limit is 1000, deep enough to be a stack hazard). */
@@ -28,7 +35,7 @@ depth_ok(const unsigned char *p, size_t n)
 		else if (p[i] == '{' || p[i] == '[') {
 			if (++depth > DH_JSON_MAX_DEPTH)
 				return 0;
-		} else if (p[i] == '}' || p[i] == ']')
+		} else if ((p[i] == '}' || p[i] == ']') && depth > 0)
 			depth--;
 	}
 	return 1;
@@ -39,34 +46,52 @@ dh_json_parse(const void *p, size_t n, size_t max, cJSON **out,
     struct dh_err *err)
 {
 	const char *end = NULL;
-	cJSON *j;
+	char *copy = NULL;
+	cJSON *j = NULL;
+	size_t at;
+	int r = DH_OK;
 
 	*out = NULL;
 	if (n > max)
 		return dh_err_set(err, DH_E_TOOBIG,
 		    "JSON document of %zu bytes exceeds limit of %zu", n, max);
+	if (n == 0)
+		return dh_err_set(err, DH_E_FORMAT, "empty JSON document");
 	if (memchr(p, '\0', n) != NULL)
 		return dh_err_set(err, DH_E_FORMAT, "JSON contains a NUL byte");
 	if (!depth_ok(p, n))
 		return dh_err_set(err, DH_E_FORMAT,
 		    "JSON nested deeper than %d levels", DH_JSON_MAX_DEPTH);
-	j = cJSON_ParseWithLengthOpts(p, n, &end, 0);
+	copy = malloc(n + 1);
+	if (copy == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	memcpy(copy, p, n);
+	copy[n] = '\0';
+	pthread_mutex_lock(&parse_mu);
+	j = cJSON_ParseWithLengthOpts(copy, n, &end, 0);
+	pthread_mutex_unlock(&parse_mu);
 	if (j == NULL) {
-		size_t at = end != NULL ? (size_t)(end - (const char *)p) : 0;
-
-		return dh_err_set(err, DH_E_FORMAT,
+		at = end != NULL && end >= copy && end <= copy + n ?
+		    (size_t)(end - copy) : 0;
+		r = dh_err_set(err, DH_E_FORMAT,
 		    "malformed JSON near byte %zu", at);
+		goto out;
 	}
-	while (end != NULL && (size_t)(end - (const char *)p) < n &&
+	while (end != NULL && end < copy + n &&
 	    (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
 		end++;
-	if (end == NULL || (size_t)(end - (const char *)p) != n) {
-		cJSON_Delete(j);
-		return dh_err_set(err, DH_E_FORMAT,
+	if (end == NULL || end != copy + n) {
+		r = dh_err_set(err, DH_E_FORMAT,
 		    "trailing data after JSON document");
+		goto out;
 	}
 	*out = j;
-	return DH_OK;
+	j = NULL;
+out:
+	cJSON_Delete(j);
+	dh_wipe(copy, n);
+	free(copy);
+	return r;
 }
 
 static const cJSON *
@@ -119,8 +144,9 @@ dh_json_opt_int(const cJSON *obj, const char *key, int64_t min, int64_t max,
 		return dh_err_set(err, DH_E_FORMAT, "\"%s\" must be a number",
 		    key);
 	v = m->valuedouble;
+	/* 0x1p63 is the first double past INT64_MAX: the cast would overflow */
 	if (!isfinite(v) || floor(v) != v || v < (double)min ||
-	    v > (double)max)
+	    v > (double)max || v >= 0x1p63)
 		return dh_err_set(err, DH_E_FORMAT,
 		    "\"%s\" must be an integer in [%lld, %lld]", key,
 		    (long long)min, (long long)max);
