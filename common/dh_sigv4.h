@@ -131,8 +131,8 @@ struct dh_sigv4_signed {
 };
 
 /*
- * Sign req with HMAC-SHA256: fills out (which the caller must release with
- * dh_sigv4_signed_free even on failure).  Headers named Authorization,
+ * Sign req with HMAC-SHA256: initialises and fills out (release it with
+ * dh_sigv4_signed_free even on failure; free before reusing it).  Headers named Authorization,
  * X-Amz-Date, X-Amz-Security-Token (and X-Amz-Content-SHA256 when
  * DH_SIGV4_ADD_CONTENT_SHA256) in req are ignored and replaced by out->add;
  * User-Agent, Expect and X-Amzn-Trace-Id are never signed (as botocore).
@@ -164,7 +164,8 @@ int dh_sigv4_finish(struct dh_sigv4_signed *out, const char *access_key,
 /* Release buffers of a (possibly partly filled) result and wipe it. */
 void dh_sigv4_signed_free(struct dh_sigv4_signed *s);
 
-/* Zero-initialise a result so that dh_sigv4_signed_free is always safe. */
+/* Zero-initialise a result so that dh_sigv4_signed_free is always safe
+ * (sign/prepare also do this themselves). */
 void dh_sigv4_signed_init(struct dh_sigv4_signed *s);
 
 /*
