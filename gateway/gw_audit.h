@@ -5,22 +5,37 @@
  * requestParameters with secrets replaced by "HIDDEN_DUE_TO_SECURITY_REASONS",
  * errorCode/errorMessage, requestID, eventID, eventType "AwsApiCall",
  * recipientAccountId) in the caller's SQLite database, in a table this
- * module creates (gw_audit_events).  Each record is committed before
- * gw_audit_record returns.
+ * module creates (gw_audit_events, gw_audit_resources, gw_audit_batches).
+ * Each record is committed before gw_audit_record returns (it is written
+ * inside a SAVEPOINT, so if the caller holds an open transaction the record
+ * commits with it instead).  Request-parameter keys are stored in
+ * CloudTrail's lowerCamelCase; any member whose name contains secret,
+ * password, passphrase, privatekey, plaintext, activationcode, token
+ * (except NextToken/ClientToken), credential, keymaterial, signature or
+ * authorization (case-insensitive) is replaced by GW_AUDIT_HIDDEN before
+ * anything is stored.  LookupEvents Resources are derived from well-known
+ * request keys (InstanceId, ActivationId, ResourceId, Target, SessionId,
+ * LogGroupName, Bucket, KeyId, ...).
  *
  * gw_audit_lookup answers CloudTrail LookupEvents (the JSON body the aws CLI
  * v2 sends: LookupAttributes, StartTime/EndTime as epoch seconds, MaxResults
  * <= 50, NextToken) with the JSON response body.
  *
  * gw_audit_deliver writes undelivered records as gzipped {"Records":[...]}
- * files under <state_dir>/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/.
- * Delivery guarantee: a file is written to a temporary name, fsync'd,
- * renamed into place and its directory fsync'd BEFORE the records are
- * marked delivered in one transaction.  A crash between rename and commit
- * re-delivers those records on the next run into a new file (at-least-once,
- * and the eventID lets a reader drop the duplicate); a crash before the
- * rename leaves only a ".tmp" file, which the next delivery removes.  Records
- * are never lost.
+ * files under <state_dir>/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/
+ * named <account>_CloudTrail_<region>_<YYYYMMDDTHHMMZ>_<16 hex>.json.gz, where
+ * the date and time are the delivery time (as in CloudTrail).
+ * Delivery guarantee (exactly once, across crashes at any point):
+ *   1. one transaction assigns up to GW_AUDIT_MAX_DELIVER pending records to
+ *      a new batch row that already names the target file;
+ *   2. the file is written as "<name>.tmp", fsync'd, renamed to <name>, and
+ *      the directory fsync'd;
+ *   3. the batch is marked done.
+ * Every delivery first completes batches left unfinished by a crash: if
+ * <name> exists the rename happened (the file is complete) and the batch is
+ * only marked done; otherwise the same records are written again to the
+ * same name (the stale .tmp is truncated).  So a record is never lost, and
+ * never appears in two files.
  *
  * Ownership: the sqlite3 handle stays owned by the caller and must outlive
  * the gw_audit handle; gw_audit copies state_dir, account and region.  Event
@@ -82,10 +97,16 @@ int gw_audit_lookup(struct gw_audit *a, const cJSON *request,
  * more specific; static string, never NULL. */
 const char *gw_audit_lookup_error_code(const struct gw_audit *a);
 
-/* Write every undelivered record to gzipped files (one per UTC day of
- * eventTime, at most GW_AUDIT_MAX_DELIVER records per file) named for
- * now_ms, then mark them delivered.  0 when nothing was pending. */
+/* Write every undelivered record to gzipped files (at most
+ * GW_AUDIT_MAX_DELIVER records per file) dated now_ms (0 means now), then
+ * mark them delivered; finishing first any batch a crash interrupted.
+ * Returns 0 also when nothing was pending. */
 int gw_audit_deliver(struct gw_audit *a, int64_t now_ms, struct dh_err *err);
+
+/* gw_audit_deliver that also reports how many files and records it wrote
+ * (files/records may be NULL). */
+int gw_audit_deliver_stats(struct gw_audit *a, int64_t now_ms, size_t *files,
+    size_t *records, struct dh_err *err);
 
 /* Release the handle (NULL is fine); does not close the database. */
 void gw_audit_close(struct gw_audit *a);
