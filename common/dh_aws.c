@@ -443,10 +443,20 @@ service_error(const struct dh_http_response *resp, const char *what,
 
 	(void)dh_aws_parse_error((int)resp->status, &resp->headers,
 	    resp->body.d, resp->body.len, &ae);
+	ae.attempts = resp->attempts;
 	if (aerr != NULL)
 		*aerr = ae;
 	return dh_err_set(err, DH_E_SERVICE, "%s: %s (HTTP %d): %s", what,
 	    ae.code, ae.http_status, ae.message);
+}
+
+static void
+note_outcome(struct dh_aws_error *aerr, const struct dh_http_response *resp)
+{
+	if (aerr == NULL)
+		return;
+	aerr->http_status = (int)resp->status;
+	aerr->attempts = resp->attempts;
 }
 
 static int
@@ -534,6 +544,7 @@ dh_aws_json_call_raw(struct dh_aws_client *c, const char *endpoint,
 	req.errcode = errcode_hook;
 	req.max_body = max;
 	rc = dh_http_do(c->http, &req, &resp, err);
+	note_outcome(aerr, &resp);
 	if (rc != DH_OK) {
 		dh_err_wrap(err, rc, "%s", target);
 		goto out;
@@ -728,6 +739,7 @@ dh_aws_s3_call(struct dh_aws_client *c, const char *endpoint,
 	req.max_body = r->max_response > 0 ? r->max_response :
 	    c->max_response > 0 ? c->max_response : DH_AWS_MAX_RESPONSE;
 	rc = dh_http_do(c->http, &req, resp, err);
+	note_outcome(aerr, resp);
 	if (rc != DH_OK) {
 		dh_err_wrap(err, rc, "S3 %s", r->method);
 		goto out;

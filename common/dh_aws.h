@@ -31,10 +31,12 @@
 #define DH_AWS_JSON_CONTENT_TYPE "application/x-amz-json-1.1"
 #define DH_AWS_URL_MAX 4096
 
-/* A service error, filled on DH_E_SERVICE.  Strings are NUL-terminated,
- * truncated to fit, control bytes replaced. */
+/* Call outcome: http_status and attempts are filled by every call that
+ * reached the server; code, message and request_id on DH_E_SERVICE.
+ * Strings are NUL-terminated, truncated to fit, control bytes replaced. */
 struct dh_aws_error {
 	int http_status;
+	int attempts;         /* HTTP attempts made (retries included) */
 	char code[128];       /* "ValidationException", "NoSuchKey", or "404" */
 	char message[512];
 	char request_id[128];

@@ -325,3 +325,154 @@ def test_signing_secrets_never_logged(build, certs, peer):
     sig = auth.split("Signature=")[1]
     for secret in (CREDS["AWS_SECRET_ACCESS_KEY"], CREDS["AWS_SESSION_TOKEN"], sig):
         assert secret not in r["stderr"]
+
+
+# ---- AWS wire shapes (dh_aws) against the scripted peer, checked with
+# ---- Debian's botocore as the SigV4 oracle and `cryptography` for RSA-PSS.
+
+def oracle(req, port, service, region, creds, s3=False):
+    """Rebuild (auth, canonical request, string to sign) for a recorded
+    request with botocore, signing exactly the headers it listed."""
+    from botocore.auth import S3SigV4Auth, SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    authz = req.header("Authorization")
+    signed = authz.split("SignedHeaders=")[1].split(",")[0].strip().split(";")
+    headers = {name: req.header(name) for name in signed}
+    ar = AWSRequest(method=req.method, url="https://127.0.0.1:%d%s" % (port, req.path),
+                    headers=headers, data=req.body)
+    ar.context["timestamp"] = req.header("X-Amz-Date")
+    cls = S3SigV4Auth if s3 else SigV4Auth
+    auth = cls(Credentials(*creds), service, region)
+    canonical = auth.canonical_request(ar)
+    return auth, ar, canonical, auth.string_to_sign(ar, canonical)
+
+
+def signature_of(req):
+    return req.header("Authorization").split("Signature=")[1].strip()
+
+
+def test_json_call_wire_shape_and_signature(build, certs, peer):
+    peer.set_script([Reply(200, b'{"InstanceInformationList": []}')])
+    body = '{"MaxResults": 5}'
+    r = awscall(build, "--ca", certs["cert"], "--region", "eu-west-1", "json", peer.url,
+                "ssm", "AmazonSSM.DescribeInstanceInformation", body,
+                env=run_env(**CREDS))
+    assert r["rc"] == DH_OK and r["json"] == {"InstanceInformationList": []}
+    q = peer.requests[-1]
+    assert q.method == "POST" and q.path == "/"
+    assert q.header("X-Amz-Target") == "AmazonSSM.DescribeInstanceInformation"
+    assert q.header("Content-Type") == "application/x-amz-json-1.1"
+    assert q.header("Host") == "127.0.0.1:%d" % peer.port
+    assert q.header("X-Amz-Security-Token") == CREDS["AWS_SESSION_TOKEN"]
+    assert q.body == body.encode()
+    authz = q.header("Authorization")
+    assert authz.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
+    assert "/eu-west-1/ssm/aws4_request" in authz
+    assert "SignedHeaders=content-type;host;x-amz-date;x-amz-security-token;x-amz-target" in authz
+    auth, ar, _, sts = oracle(q, peer.port, "ssm", "eu-west-1",
+                              (CREDS["AWS_ACCESS_KEY_ID"], CREDS["AWS_SECRET_ACCESS_KEY"],
+                               CREDS["AWS_SESSION_TOKEN"]))
+    assert auth.signature(sts, ar) == signature_of(q)
+
+
+def test_anonymous_call_has_no_auth_headers(build, certs, peer):
+    peer.set_script([Reply(200, b'{"InstanceId": "mi-0123456789abcdef0"}')])
+    r = awscall(build, "--ca", certs["cert"], "--anon", "json", peer.url, "ssm",
+                "AmazonSSM.RegisterManagedInstance", '{"ActivationId": "x"}')
+    assert r["rc"] == DH_OK and r["json"]["InstanceId"] == "mi-0123456789abcdef0"
+    q = peer.requests[-1]
+    assert q.header("Authorization") is None
+    assert q.header("X-Amz-Date") is None
+    assert q.header("X-Amz-Security-Token") is None
+    assert q.header("X-Amz-Target") == "AmazonSSM.RegisterManagedInstance"
+
+
+def test_rsa_custom_signer_verifies(build, certs, peer, tmp_path):
+    import base64
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    der = key.private_bytes(serialization.Encoding.DER,
+                            serialization.PrivateFormat.TraditionalOpenSSL,
+                            serialization.NoEncryption())
+    kf = tmp_path / "key.b64"
+    kf.write_text(base64.b64encode(der).decode())
+    peer.set_script([Reply(500, b"oops"), Reply(200, b'{"AccessKeyId": "ASIA..."}')])
+    r = awscall(build, "--ca", certs["cert"], *FAST, "--rsa-key", kf,
+                "--instance-id", "mi-0123456789abcdef0", "json", peer.url, "ssm",
+                "AmazonSSM.RequestManagedInstanceRoleToken", '{"Fingerprint": "f"}')
+    assert r["rc"] == DH_OK, r
+    assert len(peer.requests) == 2
+    for q in peer.requests:      # both attempts signed, each verifies
+        authz = q.header("Authorization")
+        assert authz.startswith("AWS4-HMAC-SHA256 Credential=mi-0123456789abcdef0/")
+        assert "SignedHeaders=content-type;host;x-amz-date;x-amz-target," in authz
+        _, _, _, sts = oracle(q, peer.port, "ssm", "us-east-1",
+                              ("mi-0123456789abcdef0", "unused"))
+        sig = base64.b64decode(signature_of(q))
+        assert len(sig) == 256
+        key.public_key().verify(sig, sts.encode(),
+                                padding.PSS(mgf=padding.MGF1(hashes.SHA256()),
+                                            salt_length=32), hashes.SHA256())
+
+
+def test_s3_put_unsigned_payload_and_md5(build, certs, peer):
+    peer.set_script([Reply(200, b"", [("ETag", '"abc"')])])
+    r = awscall(build, "--ca", certs["cert"], "--body", "small object\n",
+                "--header", "Content-Type: text/plain", "--unsigned-payload",
+                "--content-md5", "s3", peer.url, "PUT", "hybrid-bucket",
+                "run/a b+c~d.txt", env=run_env(**CREDS))
+    assert r["rc"] == DH_OK and r["headers"]["etag"] == '"abc"'
+    q = peer.requests[-1]
+    assert q.path == "/hybrid-bucket/run/a%20b%2Bc~d.txt"
+    assert q.header("X-Amz-Content-SHA256") == "UNSIGNED-PAYLOAD"
+    assert q.header("Content-MD5") == "0JPsHv0Eh6VRPhfgII557w=="
+    assert q.body == b"small object\n"
+    auth, ar, _, sts = oracle(q, peer.port, "s3", "us-east-1",
+                              tuple(CREDS.values()), s3=True)
+    assert auth.signature(sts, ar) == signature_of(q)
+
+
+def test_s3_query_subresources_and_payload_hashes(build, certs, peer):
+    import hashlib
+    peer.set_script([Reply(200, b"<InitiateMultipartUploadResult/>")])
+    r = awscall(build, "--ca", certs["cert"], "--query", "uploads", "s3", peer.url,
+                "POST", "b", "big.bin", env=run_env(**CREDS))
+    assert r["rc"] == DH_OK
+    q = peer.requests[-1]
+    assert q.path == "/b/big.bin?uploads"
+    assert q.header("X-Amz-Content-SHA256") == hashlib.sha256(b"").hexdigest()
+    auth, ar, canonical, sts = oracle(q, peer.port, "s3", "us-east-1",
+                                      tuple(CREDS.values()), s3=True)
+    assert "\nuploads=\n" in canonical
+    assert auth.signature(sts, ar) == signature_of(q)
+
+    r = awscall(build, "--ca", certs["cert"], "--query", "partNumber=2",
+                "--query", "uploadId=UP/ID+1", "--body", "part-two",
+                "s3", peer.url, "PUT", "b", "big.bin", env=run_env(**CREDS))
+    q = peer.requests[-1]
+    assert q.path == "/b/big.bin?partNumber=2&uploadId=UP%2FID%2B1"
+    assert q.header("X-Amz-Content-SHA256") == hashlib.sha256(b"part-two").hexdigest()
+    auth, ar, _, sts = oracle(q, peer.port, "s3", "us-east-1",
+                              tuple(CREDS.values()), s3=True)
+    assert auth.signature(sts, ar) == signature_of(q)
+
+
+def test_s3_error_xml_and_head_status(build, certs, peer):
+    from peers import s3_error
+    peer.set_script([s3_error(404, "NoSuchKey", "The specified key does not exist.")])
+    r = awscall(build, "--ca", certs["cert"], "s3", peer.url, "GET", "b", "k",
+                env=run_env(**CREDS))
+    assert r["rc"] == DH_E_SERVICE and r["code"] == "NoSuchKey"
+    assert r["message"] == "The specified key does not exist."
+    assert r["request_id"] == "RID123" and r["status"] == 404
+    peer.set_script([Reply(403, b"")])
+    r = awscall(build, "--ca", certs["cert"], "s3", peer.url, "HEAD", "b", "k",
+                env=run_env(**CREDS))
+    assert r["rc"] == DH_E_SERVICE and r["code"] == "403" and r["message"] == "Forbidden"
+    # SlowDown (503) is throttling: retried.
+    peer.set_script([s3_error(503, "SlowDown"), Reply(200, b"data")])
+    r = awscall(build, "--ca", certs["cert"], *FAST, "s3", peer.url, "GET", "b", "k",
+                env=run_env(**CREDS))
+    assert r["rc"] == DH_OK and r["body"] == "data" and r["attempts"] == 2

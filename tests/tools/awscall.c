@@ -26,6 +26,7 @@
 #include "dh_http.h"
 #include "dh_json.h"
 #include "dh_log.h"
+#include "dh_rsasig.h"
 
 #define MAX_QUERY 16
 #define MAX_BODY_FILE (64u * 1024 * 1024)
@@ -44,6 +45,8 @@ struct opts {
 	const char *out_file;
 	struct dh_aws_endpoint override;
 	int have_override;
+	const char *rsa_key_file;  /* base64 PKCS#1 DER private key */
+	const char *instance_id;
 };
 
 static void
@@ -56,6 +59,7 @@ usage(void)
 	    "  [--body TEXT | --body-file F | --body-size N]\n"
 	    "  [--unsigned-payload] [--content-md5] [--out FILE]\n"
 	    "  [--override SERVICE=URL] [--debug]\n"
+	    "  [--rsa-key FILE --instance-id mi-...]\n"
 	    "  http METHOD URL | json ENDPOINT SERVICE TARGET [JSON] |\n"
 	    "  s3 ENDPOINT METHOD [BUCKET [KEY]] | endpoint SERVICE\n", stderr);
 }
@@ -174,6 +178,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 			o->http.no_proxy = val;
 		} else if (strcmp(a, "--region") == 0) {
 			o->region = val;
+		} else if (strcmp(a, "--rsa-key") == 0) {
+			o->rsa_key_file = val;
+		} else if (strcmp(a, "--instance-id") == 0) {
+			o->instance_id = val;
 		} else if (strcmp(a, "--out") == 0) {
 			o->out_file = val;
 		} else if (strcmp(a, "--header") == 0) {
@@ -226,6 +234,35 @@ parse_opts(int argc, char **argv, struct opts *o)
 	return i;
 }
 
+/* The hybrid-instance signer: RSA-PSS over the SigV4 string-to-sign. */
+static int
+rsa_signer(void *arg, const struct dh_sigv4_request *req,
+    const struct dh_sigv4_params *p, struct dh_sigv4_signed *out,
+    struct dh_err *err)
+{
+	return dh_rsasig_sign_request(arg, req, p, out, err);
+}
+
+static int
+load_rsa_key(const char *path, struct dh_rsasig_key *k, struct dh_err *err)
+{
+	struct dh_buf text;
+	int rc;
+
+	dh_buf_init_secret(&text, DH_RSASIG_MAX_B64);
+	if (read_file(path, &text) != 0) {
+		rc = dh_err_set(err, DH_E_IO, "cannot read %s", path);
+		goto out;
+	}
+	while (text.len > 0 && (text.d[text.len - 1] == '\n' ||
+	    text.d[text.len - 1] == '\r'))
+		text.len--;
+	rc = dh_rsasig_load_private(k, (const char *)text.d, text.len, err);
+out:
+	dh_buf_free(&text);
+	return rc;
+}
+
 static void
 add_headers_json(cJSON *obj, const struct dh_http_hdrs *h)
 {
@@ -269,6 +306,7 @@ main(int argc, char **argv)
 	struct dh_http_request req;
 	struct dh_http_response resp;
 	struct dh_aws_error ae;
+	struct dh_rsasig_key key;
 	struct dh_err err;
 	cJSON *out = NULL, *jresp = NULL;
 	char *printed = NULL, *jtext = NULL;
@@ -279,6 +317,7 @@ main(int argc, char **argv)
 
 	memset(&o, 0, sizeof(o));
 	memset(&ae, 0, sizeof(ae));
+	memset(&key, 0, sizeof(key));
 	dh_err_clear(&err);
 	dh_buf_init(&o.body, MAX_BODY_FILE);
 	dh_http_request_init(&req);
@@ -320,6 +359,20 @@ main(int argc, char **argv)
 	ac.creds.session_token = getenv("AWS_SESSION_TOKEN");
 	if (o.anon)
 		ac.auth = DH_AWS_AUTH_ANON;
+	if (o.rsa_key_file != NULL) {
+		if (o.instance_id == NULL ||
+		    load_rsa_key(o.rsa_key_file, &key, &err) != DH_OK) {
+			fprintf(stderr, "awscall: %s\n", o.instance_id == NULL ?
+			    "--rsa-key needs --instance-id" : err.msg);
+			status = 2;
+			goto done;
+		}
+		ac.auth = DH_AWS_AUTH_CUSTOM;
+		ac.signer = rsa_signer;
+		ac.signer_arg = &key;
+		ac.creds.access_key = o.instance_id;
+		ac.creds.secret_key = NULL;
+	}
 	if (strcmp(mode, "http") == 0 && nargs == 2) {
 		req.method = argv[first + 1];
 		req.url = argv[first + 2];
@@ -367,7 +420,8 @@ main(int argc, char **argv)
 	cJSON_AddStringToObject(out, "error", rc != DH_OK ? err.msg : "");
 	cJSON_AddNumberToObject(out, "status",
 	    (double)(ae.http_status != 0 ? ae.http_status : resp.status));
-	cJSON_AddNumberToObject(out, "attempts", resp.attempts);
+	cJSON_AddNumberToObject(out, "attempts",
+	    ae.attempts != 0 ? ae.attempts : resp.attempts);
 	cJSON_AddStringToObject(out, "code", ae.code);
 	cJSON_AddStringToObject(out, "message", ae.message);
 	cJSON_AddStringToObject(out, "request_id", ae.request_id);
@@ -395,6 +449,7 @@ done:
 	dh_http_response_free(&resp);
 	dh_http_request_free(&req);
 	dh_http_client_free(hc);
+	dh_rsasig_key_free(&key);
 	for (i = 0; i < o.n_query; i++)
 		free(o.query_store[i]);
 	dh_http_hdrs_free(&o.headers);
