@@ -1,0 +1,92 @@
+/*
+ * gw_api: one HTTP request in, one response out.  Routes by X-Amz-Target
+ * (AWS JSON 1.1: AmazonSSM.*, EC2WindowsMessageDeliveryService.*, CloudTrail
+ * LookupEvents) or by path (ssmmessages POST /v1/control-channel/<mi-id>),
+ * authenticates with gw_auth (unauthenticated only for
+ * RegisterManagedInstance), checks the caller kind the operation allows,
+ * evaluates the operator key's IAM policy (gw_policy, action "ssm:<Op>",
+ * explicit Deny wins), runs the handler (gw_ssm, gw_ctrl, gw_audit lookup),
+ * records every call with gw_audit, and renders AWS errors as
+ * {"__type":..,"message":..} with an x-amzn-RequestId.
+ *
+ * Ownership: gw_api borrows the store, audit trail and control registry
+ * given at creation.  Requests are borrowed for the call; responses own
+ * their body (gw_api_resp_free).
+ */
+#ifndef GW_API_H
+#define GW_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dh_buf.h"
+#include "dh_err.h"
+#include "dh_sigv4.h"
+#include "gw_audit.h"
+#include "gw_ctrl.h"
+#include "gw_store.h"
+
+#define GW_API_MAX_BODY (1024 * 1024)     /* request body ceiling */
+#define GW_API_MAX_RESP (8 * 1024 * 1024) /* response body ceiling */
+
+#define GW_API_CLOUDTRAIL_TARGET \
+	"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
+
+struct gw_api;
+
+struct gw_api_config {
+	struct gw_store *st;      /* borrowed */
+	struct gw_audit *audit;   /* borrowed; NULL disables auditing */
+	struct gw_ctrl *ctrl;     /* borrowed */
+	const char *region;       /* copied */
+	const char *account;      /* copied, 12 digits */
+};
+
+/* A request as received (all borrowed).  path is the raw path, query the
+ * raw query without '?' ("" for none). */
+struct gw_api_req {
+	const char *method;
+	const char *path;
+	const char *query;
+	const struct dh_sigv4_header *headers;
+	size_t n_headers;
+	const void *body;
+	size_t body_len;
+	const char *source_ip;
+};
+
+struct gw_api_resp {
+	int status;
+	char content_type[48];
+	char request_id[37];
+	struct dh_buf body;
+};
+
+/* New API dispatcher; *out freed with gw_api_free. */
+int gw_api_new(const struct gw_api_config *cfg, struct gw_api **out,
+    struct dh_err *err);
+void gw_api_free(struct gw_api *api);
+
+/* Prepare / release a response. */
+void gw_api_resp_init(struct gw_api_resp *r);
+void gw_api_resp_free(struct gw_api_resp *r);
+
+/* Answer req into resp (always filled: success or AWS error).  Returns 0,
+ * or a DH_E_* code when even the error could not be rendered. */
+int gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
+    struct gw_api_resp *resp);
+
+/* Authorize a control-channel websocket upgrade (GET
+ * /v1/control-channel/<mi-id>?role=subscribe&stream=input, SigV4 service
+ * ssmmessages with that instance's credentials), audit it and register it
+ * in gw_ctrl with the transport handle; *conn belongs to gw_ctrl. */
+int gw_api_ws_open(struct gw_api *api, const struct gw_api_req *req,
+    void *handle, struct gw_ctrl_conn **conn, struct dh_err *err);
+
+/* Render an AWS JSON error body {"__type":code,"message":msg} into out. */
+int gw_api_error_body(const char *code, const char *msg, struct dh_buf *out);
+
+/* Periodic housekeeping (audit delivery); now_ms is wall-clock time. */
+void gw_api_tick(struct gw_api *api, int64_t now_ms);
+
+#endif

@@ -1,0 +1,642 @@
+/*
+ * gw_store: SQLite persistence for the gateway (see gw_store.h).  Every
+ * statement is prepared, bound from a small format string ("s" text, "i"
+ * int64), stepped and finalised in one helper, so no SQL text is ever built
+ * from request data.
+ */
+#include "gw_store.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dh_hash.h"
+#include "dh_time.h"
+
+struct gw_store {
+	sqlite3 *db;
+	int version;
+};
+
+static const char *const migrations[] = {
+	/* 1: initial schema */
+	"CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);"
+	"CREATE TABLE access_keys (akid TEXT PRIMARY KEY, secret TEXT NOT NULL,"
+	" name TEXT NOT NULL, policy TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE activations (id TEXT PRIMARY KEY, code_hash TEXT NOT NULL,"
+	" description TEXT NOT NULL, default_name TEXT NOT NULL,"
+	" iam_role TEXT NOT NULL, reg_limit INTEGER NOT NULL,"
+	" reg_count INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+	" created_ms INTEGER NOT NULL);"
+	"CREATE TABLE instances (id TEXT PRIMARY KEY, activation_id TEXT NOT NULL,"
+	" fingerprint TEXT NOT NULL, public_key TEXT NOT NULL,"
+	" public_key_type TEXT NOT NULL, name TEXT NOT NULL, iam_role TEXT NOT NULL,"
+	" registered_ms INTEGER NOT NULL, last_ping_ms INTEGER NOT NULL,"
+	" agent_name TEXT NOT NULL, agent_version TEXT NOT NULL,"
+	" agent_status TEXT NOT NULL, platform_type TEXT NOT NULL,"
+	" platform_name TEXT NOT NULL, platform_version TEXT NOT NULL,"
+	" ip_address TEXT NOT NULL, computer_name TEXT NOT NULL,"
+	" availability_zone TEXT NOT NULL, connection_channel TEXT NOT NULL);"
+	"CREATE TABLE tokens (akid TEXT PRIMARY KEY, secret TEXT NOT NULL,"
+	" token_hash TEXT NOT NULL, instance_id TEXT NOT NULL,"
+	" expires_ms INTEGER NOT NULL);"
+	"CREATE INDEX tokens_instance ON tokens (instance_id);"
+	"CREATE TABLE tags (resource_id TEXT NOT NULL, k TEXT NOT NULL,"
+	" v TEXT NOT NULL, PRIMARY KEY (resource_id, k));",
+};
+
+#define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+static int
+db_fail(struct gw_store *st, struct dh_err *err, const char *what)
+{
+	return dh_err_set(err, DH_E_IO, "sqlite %s: %s", what,
+	    sqlite3_errmsg(st->db));
+}
+
+/* Prepare sql and bind args per fmt ('s' const char *, 'i' int64_t). */
+static int
+prep(struct gw_store *st, const char *sql, const char *fmt, va_list ap,
+    sqlite3_stmt **out, struct dh_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	const char *str;
+	int i, rc;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return db_fail(st, err, "prepare");
+	for (i = 0; fmt[i] != '\0'; i++) {
+		if (fmt[i] == 's') {
+			str = va_arg(ap, const char *);
+			rc = str == NULL ? sqlite3_bind_null(s, i + 1) :
+			    sqlite3_bind_text(s, i + 1, str, -1, SQLITE_STATIC);
+		} else
+			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+		if (rc != SQLITE_OK) {
+			sqlite3_finalize(s);
+			return db_fail(st, err, "bind");
+		}
+	}
+	*out = s;
+	return DH_OK;
+}
+
+/* Run a statement that returns no rows; *changes gets the row count. */
+static int
+exec_args(struct gw_store *st, int *changes, struct dh_err *err,
+    const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *s;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = prep(st, sql, fmt, ap, &s, err);
+	va_end(ap);
+	if (r != DH_OK)
+		return r;
+	if (sqlite3_step(s) != SQLITE_DONE)
+		r = db_fail(st, err, "step");
+	else if (changes != NULL)
+		*changes = sqlite3_changes(st->db);
+	sqlite3_finalize(s);
+	return r;
+}
+
+/* Prepare a query; caller steps and finalises. */
+static int
+query_args(struct gw_store *st, sqlite3_stmt **out, struct dh_err *err,
+    const char *sql, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = prep(st, sql, fmt, ap, out, err);
+	va_end(ap);
+	return r;
+}
+
+static void
+col_copy(sqlite3_stmt *s, int col, char *out, size_t n)
+{
+	const unsigned char *t = sqlite3_column_text(s, col);
+	size_t len;
+
+	out[0] = '\0';
+	if (t == NULL || n == 0)
+		return;
+	len = strlen((const char *)t);
+	if (len >= n)
+		len = n - 1;
+	memcpy(out, t, len);
+	out[len] = '\0';
+}
+
+static int
+exec_plain(struct gw_store *st, const char *sql, struct dh_err *err)
+{
+	char *msg = NULL;
+	int r = DH_OK;
+
+	if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		r = dh_err_set(err, DH_E_IO, "sqlite: %s",
+		    msg != NULL ? msg : "exec failed");
+		sqlite3_free(msg);
+	}
+	return r;
+}
+
+static int
+migrate(struct gw_store *st, struct dh_err *err)
+{
+	sqlite3_stmt *s = NULL;
+	size_t v;
+	int r;
+
+	r = exec_plain(st, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	    "version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)", err);
+	if (r != DH_OK)
+		return r;
+	r = query_args(st, &s, err,
+	    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations", "");
+	if (r != DH_OK)
+		return r;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		st->version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (st->version > (int)N_MIGRATIONS)
+		return dh_err_set(err, DH_E_STATE,
+		    "database schema version %d is newer than this gateway (%d)",
+		    st->version, (int)N_MIGRATIONS);
+	for (v = (size_t)st->version; v < N_MIGRATIONS; v++) {
+		r = gw_store_begin(st, err);
+		if (r != DH_OK)
+			return r;
+		r = exec_plain(st, migrations[v], err);
+		if (r == DH_OK)
+			r = exec_args(st, NULL, err, "INSERT INTO schema_migrations "
+			    "(version, applied_ms) VALUES (?, ?)", "ii",
+			    (int64_t)(v + 1), dh_time_now_ms());
+		if (r == DH_OK)
+			r = gw_store_commit(st, err);
+		if (r != DH_OK) {
+			gw_store_rollback(st);
+			return dh_err_wrap(err, r, "migration %zu", v + 1);
+		}
+		st->version = (int)(v + 1);
+	}
+	return DH_OK;
+}
+
+int
+gw_store_open(const char *path, struct gw_store **out, struct dh_err *err)
+{
+	struct gw_store *st;
+	int fd, r;
+
+	*out = NULL;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return dh_err_set(err, DH_E_IO, "open %s failed", path);
+	close(fd);
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		r = dh_err_set(err, DH_E_IO, "sqlite open %s: %s", path,
+		    st->db != NULL ? sqlite3_errmsg(st->db) : "failed");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, 5000);
+	r = exec_plain(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+	    " PRAGMA foreign_keys=ON;", err);
+	if (r != DH_OK)
+		goto fail;
+	r = migrate(st, err);
+	if (r != DH_OK)
+		goto fail;
+	*out = st;
+	return DH_OK;
+fail:
+	gw_store_close(st);
+	return r;
+}
+
+void
+gw_store_close(struct gw_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->db != NULL)
+		sqlite3_close(st->db);
+	free(st);
+}
+
+sqlite3 *
+gw_store_db(struct gw_store *st)
+{
+	return st->db;
+}
+
+int
+gw_store_schema_version(struct gw_store *st)
+{
+	return st->version;
+}
+
+int
+gw_store_begin(struct gw_store *st, struct dh_err *err)
+{
+	return exec_plain(st, "BEGIN IMMEDIATE", err);
+}
+
+int
+gw_store_commit(struct gw_store *st, struct dh_err *err)
+{
+	return exec_plain(st, "COMMIT", err);
+}
+
+void
+gw_store_rollback(struct gw_store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		(void)exec_plain(st, "ROLLBACK", NULL);
+}
+
+int
+gw_store_meta_get(struct gw_store *st, const char *key, char *out, size_t n,
+    struct dh_err *err)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	r = query_args(st, &s, err, "SELECT v FROM meta WHERE k = ?", "s", key);
+	if (r != DH_OK)
+		return r;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		col_copy(s, 0, out, n);
+	else
+		r = dh_err_set(err, DH_E_NOTFOUND, "no meta value %s", key);
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+gw_store_meta_put(struct gw_store *st, const char *key, const char *value,
+    struct dh_err *err)
+{
+	return exec_args(st, NULL, err,
+	    "INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", "ss", key,
+	    value);
+}
+
+int
+gw_store_key_put(struct gw_store *st, const struct gw_store_key *k,
+    struct dh_err *err)
+{
+	return exec_args(st, NULL, err, "INSERT INTO access_keys (akid, secret,"
+	    " name, policy, created_ms) VALUES (?, ?, ?, ?, ?)", "ssssi",
+	    k->access_key_id, k->secret, k->name, k->policy, k->created_ms);
+}
+
+int
+gw_store_key_get(struct gw_store *st, const char *akid,
+    struct gw_store_key *k, struct dh_err *err)
+{
+	sqlite3_stmt *s;
+	const unsigned char *pol;
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	r = query_args(st, &s, err, "SELECT akid, secret, name, policy,"
+	    " created_ms FROM access_keys WHERE akid = ?", "s", akid);
+	if (r != DH_OK)
+		return r;
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		r = dh_err_set(err, DH_E_NOTFOUND, "no such access key");
+		goto done;
+	}
+	col_copy(s, 0, k->access_key_id, sizeof(k->access_key_id));
+	col_copy(s, 1, k->secret, sizeof(k->secret));
+	col_copy(s, 2, k->name, sizeof(k->name));
+	pol = sqlite3_column_text(s, 3);
+	k->policy = strdup(pol != NULL ? (const char *)pol : "");
+	k->created_ms = sqlite3_column_int64(s, 4);
+	if (k->policy == NULL)
+		r = dh_err_set(err, DH_E_NOMEM, "out of memory");
+done:
+	sqlite3_finalize(s);
+	return r;
+}
+
+void
+gw_store_key_clear(struct gw_store_key *k)
+{
+	free(k->policy);
+	dh_wipe(k, sizeof(*k));
+}
+
+int
+gw_store_activation_put(struct gw_store *st,
+    const struct gw_store_activation *a, struct dh_err *err)
+{
+	return exec_args(st, NULL, err, "INSERT OR REPLACE INTO activations (id,"
+	    " code_hash, description, default_name, iam_role, reg_limit,"
+	    " reg_count, expires_ms, created_ms) VALUES (?,?,?,?,?,?,?,?,?)",
+	    "sssssiiii", a->id, a->code_hash, a->description, a->default_name,
+	    a->iam_role, a->limit, a->count, a->expires_ms, a->created_ms);
+}
+
+#define ACT_COLS "id, code_hash, description, default_name, iam_role," \
+	" reg_limit, reg_count, expires_ms, created_ms"
+
+static void
+act_row(sqlite3_stmt *s, struct gw_store_activation *a)
+{
+	memset(a, 0, sizeof(*a));
+	col_copy(s, 0, a->id, sizeof(a->id));
+	col_copy(s, 1, a->code_hash, sizeof(a->code_hash));
+	col_copy(s, 2, a->description, sizeof(a->description));
+	col_copy(s, 3, a->default_name, sizeof(a->default_name));
+	col_copy(s, 4, a->iam_role, sizeof(a->iam_role));
+	a->limit = sqlite3_column_int64(s, 5);
+	a->count = sqlite3_column_int64(s, 6);
+	a->expires_ms = sqlite3_column_int64(s, 7);
+	a->created_ms = sqlite3_column_int64(s, 8);
+}
+
+int
+gw_store_activation_get(struct gw_store *st, const char *id,
+    struct gw_store_activation *a, struct dh_err *err)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	r = query_args(st, &s, err, "SELECT " ACT_COLS
+	    " FROM activations WHERE id = ?", "s", id);
+	if (r != DH_OK)
+		return r;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		act_row(s, a);
+	else
+		r = dh_err_set(err, DH_E_NOTFOUND, "no such activation");
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+gw_store_activation_delete(struct gw_store *st, const char *id,
+    struct dh_err *err)
+{
+	int n = 0, r;
+
+	r = exec_args(st, &n, err, "DELETE FROM activations WHERE id = ?", "s",
+	    id);
+	if (r == DH_OK && n == 0)
+		r = dh_err_set(err, DH_E_NOTFOUND, "no such activation");
+	if (r == DH_OK)
+		r = exec_args(st, NULL, err, "DELETE FROM tags WHERE"
+		    " resource_id = ?", "s", id);
+	return r;
+}
+
+int
+gw_store_activation_each(struct gw_store *st,
+    int (*fn)(void *ctx, const struct gw_store_activation *a), void *ctx,
+    struct dh_err *err)
+{
+	struct gw_store_activation a;
+	sqlite3_stmt *s;
+	int r, rc;
+
+	r = query_args(st, &s, err, "SELECT " ACT_COLS " FROM activations"
+	    " ORDER BY created_ms, id", "");
+	if (r != DH_OK)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		act_row(s, &a);
+		if (fn(ctx, &a) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_fail(st, err, "step");
+	sqlite3_finalize(s);
+	return r;
+}
+
+#define INST_COLS "id, activation_id, fingerprint, public_key," \
+	" public_key_type, name, iam_role, registered_ms, last_ping_ms," \
+	" agent_name, agent_version, agent_status, platform_type," \
+	" platform_name, platform_version, ip_address, computer_name," \
+	" availability_zone, connection_channel"
+
+int
+gw_store_instance_put(struct gw_store *st,
+    const struct gw_store_instance *in, struct dh_err *err)
+{
+	return exec_args(st, NULL, err, "INSERT OR REPLACE INTO instances ("
+	    INST_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	    "sssssssiisssssssss" "s", in->id, in->activation_id,
+	    in->fingerprint, in->public_key, in->public_key_type, in->name,
+	    in->iam_role, in->registered_ms, in->last_ping_ms, in->agent_name,
+	    in->agent_version, in->agent_status, in->platform_type,
+	    in->platform_name, in->platform_version, in->ip_address,
+	    in->computer_name, in->availability_zone, in->connection_channel);
+}
+
+static void
+inst_row(sqlite3_stmt *s, struct gw_store_instance *in)
+{
+	memset(in, 0, sizeof(*in));
+	col_copy(s, 0, in->id, sizeof(in->id));
+	col_copy(s, 1, in->activation_id, sizeof(in->activation_id));
+	col_copy(s, 2, in->fingerprint, sizeof(in->fingerprint));
+	col_copy(s, 3, in->public_key, sizeof(in->public_key));
+	col_copy(s, 4, in->public_key_type, sizeof(in->public_key_type));
+	col_copy(s, 5, in->name, sizeof(in->name));
+	col_copy(s, 6, in->iam_role, sizeof(in->iam_role));
+	in->registered_ms = sqlite3_column_int64(s, 7);
+	in->last_ping_ms = sqlite3_column_int64(s, 8);
+	col_copy(s, 9, in->agent_name, sizeof(in->agent_name));
+	col_copy(s, 10, in->agent_version, sizeof(in->agent_version));
+	col_copy(s, 11, in->agent_status, sizeof(in->agent_status));
+	col_copy(s, 12, in->platform_type, sizeof(in->platform_type));
+	col_copy(s, 13, in->platform_name, sizeof(in->platform_name));
+	col_copy(s, 14, in->platform_version, sizeof(in->platform_version));
+	col_copy(s, 15, in->ip_address, sizeof(in->ip_address));
+	col_copy(s, 16, in->computer_name, sizeof(in->computer_name));
+	col_copy(s, 17, in->availability_zone, sizeof(in->availability_zone));
+	col_copy(s, 18, in->connection_channel,
+	    sizeof(in->connection_channel));
+}
+
+int
+gw_store_instance_get(struct gw_store *st, const char *id,
+    struct gw_store_instance *in, struct dh_err *err)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	r = query_args(st, &s, err, "SELECT " INST_COLS
+	    " FROM instances WHERE id = ?", "s", id);
+	if (r != DH_OK)
+		return r;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		inst_row(s, in);
+	else
+		r = dh_err_set(err, DH_E_NOTFOUND, "no such instance");
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+gw_store_instance_delete(struct gw_store *st, const char *id,
+    struct dh_err *err)
+{
+	int n = 0, r;
+
+	r = gw_store_begin(st, err);
+	if (r != DH_OK)
+		return r;
+	r = exec_args(st, &n, err, "DELETE FROM instances WHERE id = ?", "s",
+	    id);
+	if (r == DH_OK && n == 0)
+		r = dh_err_set(err, DH_E_NOTFOUND, "no such instance");
+	if (r == DH_OK)
+		r = exec_args(st, NULL, err, "DELETE FROM tokens WHERE"
+		    " instance_id = ?", "s", id);
+	if (r == DH_OK)
+		r = exec_args(st, NULL, err, "DELETE FROM tags WHERE"
+		    " resource_id = ?", "s", id);
+	if (r == DH_OK)
+		r = gw_store_commit(st, err);
+	if (r != DH_OK)
+		gw_store_rollback(st);
+	return r;
+}
+
+int
+gw_store_instance_each(struct gw_store *st,
+    int (*fn)(void *ctx, const struct gw_store_instance *in), void *ctx,
+    struct dh_err *err)
+{
+	struct gw_store_instance *in;
+	sqlite3_stmt *s;
+	int r, rc;
+
+	in = malloc(sizeof(*in));
+	if (in == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	r = query_args(st, &s, err, "SELECT " INST_COLS " FROM instances"
+	    " ORDER BY registered_ms, id", "");
+	if (r != DH_OK)
+		goto done;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		inst_row(s, in);
+		if (fn(ctx, in) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_fail(st, err, "step");
+	sqlite3_finalize(s);
+done:
+	free(in);
+	return r;
+}
+
+int
+gw_store_token_put(struct gw_store *st, const struct gw_store_token *t,
+    struct dh_err *err)
+{
+	return exec_args(st, NULL, err, "INSERT OR REPLACE INTO tokens (akid,"
+	    " secret, token_hash, instance_id, expires_ms) VALUES (?,?,?,?,?)",
+	    "ssssi", t->access_key_id, t->secret, t->token_hash,
+	    t->instance_id, t->expires_ms);
+}
+
+int
+gw_store_token_get(struct gw_store *st, const char *akid,
+    struct gw_store_token *t, struct dh_err *err)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	r = query_args(st, &s, err, "SELECT akid, secret, token_hash,"
+	    " instance_id, expires_ms FROM tokens WHERE akid = ?", "s", akid);
+	if (r != DH_OK)
+		return r;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		col_copy(s, 0, t->access_key_id, sizeof(t->access_key_id));
+		col_copy(s, 1, t->secret, sizeof(t->secret));
+		col_copy(s, 2, t->token_hash, sizeof(t->token_hash));
+		col_copy(s, 3, t->instance_id, sizeof(t->instance_id));
+		t->expires_ms = sqlite3_column_int64(s, 4);
+	} else
+		r = dh_err_set(err, DH_E_NOTFOUND, "no such token");
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+gw_store_token_prune(struct gw_store *st, int64_t now_ms, struct dh_err *err)
+{
+	return exec_args(st, NULL, err, "DELETE FROM tokens WHERE"
+	    " expires_ms < ?", "i", now_ms);
+}
+
+int
+gw_store_tag_put(struct gw_store *st, const char *resource_id,
+    const char *key, const char *value, struct dh_err *err)
+{
+	return exec_args(st, NULL, err, "INSERT OR REPLACE INTO tags"
+	    " (resource_id, k, v) VALUES (?, ?, ?)", "sss", resource_id, key,
+	    value);
+}
+
+int
+gw_store_tag_each(struct gw_store *st, const char *resource_id,
+    int (*fn)(void *ctx, const char *key, const char *value), void *ctx,
+    struct dh_err *err)
+{
+	sqlite3_stmt *s;
+	int r, rc;
+
+	r = query_args(st, &s, err, "SELECT k, v FROM tags WHERE"
+	    " resource_id = ? ORDER BY k", "s", resource_id);
+	if (r != DH_OK)
+		return r;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (fn(ctx, (const char *)sqlite3_column_text(s, 0),
+		    (const char *)sqlite3_column_text(s, 1)) != 0)
+			break;
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		r = db_fail(st, err, "step");
+	sqlite3_finalize(s);
+	return r;
+}
+
+int
+gw_store_tag_count(struct gw_store *st, const char *resource_id, int64_t *n,
+    struct dh_err *err)
+{
+	sqlite3_stmt *s;
+	int r;
+
+	*n = 0;
+	r = query_args(st, &s, err, "SELECT COUNT(*) FROM tags WHERE"
+	    " resource_id = ?", "s", resource_id);
+	if (r != DH_OK)
+		return r;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		*n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return r;
+}

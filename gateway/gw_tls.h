@@ -1,0 +1,36 @@
+/*
+ * gw_tls: the gateway's private certificate authority.  On first start it
+ * creates, under the state directory, an ECDSA P-256 CA (ca.pem, ca.key)
+ * and a server certificate signed by it (server.pem, server.key) whose
+ * subjectAltName lists localhost, 127.0.0.1, ::1 and any configured names
+ * (DNS names or IP literals).  Later starts reuse the files.  Private keys
+ * are written 0600 via a temporary file, fsync and rename; ca.pem 0644 is
+ * what clients trust (AWS_CA_BUNDLE, SSL_CERT_FILE).
+ */
+#ifndef GW_TLS_H
+#define GW_TLS_H
+
+#include <stddef.h>
+
+#include "dh_err.h"
+
+#define GW_TLS_PATH_MAX 4096
+#define GW_TLS_MAX_NAMES 16
+#define GW_TLS_DAYS 3650
+
+struct gw_tls_paths {
+	char ca_cert[GW_TLS_PATH_MAX];
+	char cert[GW_TLS_PATH_MAX];
+	char key[GW_TLS_PATH_MAX];
+	int created;      /* 1 when this call generated the CA and cert */
+};
+
+/* Make sure dir holds a CA and a server cert/key covering the default
+ * names plus names[0..n) (n <= GW_TLS_MAX_NAMES); fill *out with paths. */
+int gw_tls_ensure(const char *dir, const char *const *names, size_t n,
+    struct gw_tls_paths *out, struct dh_err *err);
+
+/* 1 when s is an IPv4 or IPv6 literal (goes into an IP SAN), else 0. */
+int gw_tls_is_ip(const char *s);
+
+#endif
