@@ -1,0 +1,564 @@
+/*
+ * ag_daemon: the agent's event loop, timers, signals and systemd protocol
+ * (see ag_daemon.h).
+ */
+#include "ag_daemon.h"
+
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ag_backoff.h"
+#include "ag_config.h"
+#include "ag_creds.h"
+#include "ag_ctrl.h"
+#include "ag_fingerprint.h"
+#include "ag_heartbeat.h"
+#include "ag_identity.h"
+#include "ag_notify.h"
+#include "ag_platform.h"
+#include "dh_aws.h"
+#include "dh_hash.h"
+#include "dh_http.h"
+#include "dh_json.h"
+#include "dh_log.h"
+#include "dh_mgs.h"
+#include "dh_time.h"
+#include "dh_uuid.h"
+
+#define URL_MAX 600
+#define MIN_REFRESH_S 5
+
+struct ag_daemon {
+	const char *config_path;
+	const char *state_dir;
+	struct ag_config cfg;
+	struct ag_identity id;
+	struct ag_creds creds;
+	struct ag_platform pl;
+	struct dh_http_client *http;
+	struct dh_aws_client aws;
+	struct lws_context *ctx;
+	struct ag_ctrl *ctrl;
+	char ssm_url[URL_MAX];
+	char mgs_url[URL_MAX];
+	char proxy_addr[256];
+	unsigned proxy_port;
+	struct ag_backoff creds_bo;
+	struct ag_backoff hb_bo;
+	lws_sorted_usec_list_t sul_creds;
+	lws_sorted_usec_list_t sul_hb;
+	lws_sorted_usec_list_t sul_wd;
+	uint64_t wd_usec;
+	int have_creds;
+	int started;
+};
+
+static volatile sig_atomic_t g_term;
+static volatile sig_atomic_t g_hup;
+static struct lws_context *volatile g_ctx;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		g_hup = 1;
+	else
+		g_term = 1;
+	if (g_ctx != NULL)
+		lws_cancel_service(g_ctx);
+}
+
+static void
+status(const char *s)
+{
+	char msg[160];
+
+	snprintf(msg, sizeof(msg), "STATUS=%s", s);
+	(void)ag_notify_send(msg, NULL);
+}
+
+static void
+lws_emit(int level, const char *line)
+{
+	char esc[300];
+	size_t n = strlen(line);
+
+	while (n > 0 && line[n - 1] == '\n')
+		n--;
+	dh_log_escape(line, n, 240, esc, sizeof(esc));
+	if (level & LLL_ERR)
+		dh_warn("lws: %s", esc);
+	else
+		dh_debug("lws: %s", esc);
+}
+
+/* ---------------------------------------------------------- settings */
+
+/* Split a proxy URL "http://host:port" into address/port for lws. */
+static int
+parse_proxy(struct ag_daemon *d, const char *url, struct dh_err *err)
+{
+	const char *h = url, *colon;
+	long port = 80;
+	char *e;
+	size_t n;
+
+	d->proxy_addr[0] = '\0';
+	d->proxy_port = 0;
+	if (url == NULL || url[0] == '\0')
+		return DH_OK;
+	if (strncmp(h, "http://", 7) == 0)
+		h += 7;
+	else if (strstr(h, "://") != NULL)
+		return dh_err_set(err, DH_E_CONFIG,
+		    "proxy %.100s: only http:// proxies are supported", url);
+	colon = strrchr(h, ':');
+	n = colon != NULL ? (size_t)(colon - h) : strcspn(h, "/");
+	if (colon != NULL) {
+		port = strtol(colon + 1, &e, 10);
+		if ((*e != '\0' && *e != '/') || port <= 0 || port > 65535)
+			return dh_err_set(err, DH_E_CONFIG,
+			    "proxy %.100s: bad port", url);
+	}
+	if (n == 0 || n >= sizeof(d->proxy_addr) || memchr(h, '@', n) != NULL)
+		return dh_err_set(err, DH_E_CONFIG,
+		    "proxy %.100s: bad host", url);
+	memcpy(d->proxy_addr, h, n);
+	d->proxy_addr[n] = '\0';
+	d->proxy_port = (unsigned)port;
+	return DH_OK;
+}
+
+static const char *
+effective_proxy(const struct ag_daemon *d)
+{
+	const char *p = d->cfg.https_proxy;
+
+	if (p == NULL || p[0] == '\0')
+		p = getenv("https_proxy");
+	if (p == NULL || p[0] == '\0')
+		p = getenv("HTTPS_PROXY");
+	return p != NULL && p[0] != '\0' ? p : NULL;
+}
+
+/* Resolve endpoints and (re)create the HTTP client from d->cfg. */
+static int
+apply_config(struct ag_daemon *d, struct dh_err *err)
+{
+	struct dh_http_config hc;
+	struct dh_http_client *http = NULL;
+	const char *region;
+	int rc;
+
+	dh_log_set_level((enum dh_log_level)ag_config_log_level(&d->cfg));
+	region = d->cfg.region != NULL && d->cfg.region[0] != '\0' ?
+	    d->cfg.region : d->id.region;
+	rc = ag_config_endpoint(&d->cfg, AG_SVC_SSM, d->id.endpoint, region,
+	    d->ssm_url, sizeof(d->ssm_url), err);
+	if (rc == DH_OK)
+		rc = ag_config_endpoint(&d->cfg, AG_SVC_SSMMESSAGES,
+		    d->id.endpoint, region, d->mgs_url, sizeof(d->mgs_url),
+		    err);
+	if (rc == DH_OK)
+		rc = parse_proxy(d, effective_proxy(d), err);
+	if (rc != DH_OK)
+		return rc;
+	memset(&hc, 0, sizeof(hc));
+	hc.ca_file = ag_config_ca(&d->cfg, NULL, d->id.ca_bundle);
+	hc.proxy = d->cfg.https_proxy;
+	hc.no_proxy = d->cfg.no_proxy;
+	hc.user_agent = "deckhand-agent/" DH_VERSION;
+	hc.timeout_ms = 20000;
+	hc.connect_timeout_ms = 5000;
+	hc.max_attempts = 2;
+	rc = dh_http_client_new(&hc, &http, err);
+	if (rc != DH_OK)
+		return rc;
+	dh_http_client_free(d->http);
+	d->http = http;
+	dh_aws_client_init(&d->aws, http);
+	d->aws.auth = DH_AWS_AUTH_SIGV4;
+	if (d->have_creds) {
+		d->aws.creds.access_key = d->creds.access_key;
+		d->aws.creds.secret_key = d->creds.secret_key;
+		d->aws.creds.session_token = d->creds.session_token;
+	}
+	ag_backoff_init(&d->creds_bo, d->cfg.backoff_initial_ms,
+	    (long)d->cfg.max_backoff_seconds * 1000);
+	ag_backoff_init(&d->hb_bo, d->cfg.backoff_initial_ms,
+	    (long)d->cfg.max_backoff_seconds * 1000);
+	dh_info("endpoints: ssm %s, ssmmessages %s%s%s", d->ssm_url,
+	    d->mgs_url, d->proxy_addr[0] != '\0' ? ", proxy " : "",
+	    d->proxy_addr);
+	return DH_OK;
+}
+
+/* -------------------------------------------------------- fingerprint */
+
+static int
+check_fingerprint(struct ag_daemon *d, struct dh_err *err)
+{
+	struct ag_hwmap now;
+	char why[300];
+
+	ag_fp_collect(NULL, &now);
+	if (!ag_fp_similar(&d->id.hw, &now, d->id.similarity, why,
+	    sizeof(why)))
+		return dh_err_set(err, DH_E_INTEGRITY,
+		    "this identity was registered on another machine (%s);"
+		    " register this machine with --force", why);
+	if (ag_fp_matches(&d->id.hw, &now) != AG_HW_NKEYS) {
+		d->id.hw = now;
+		if (ag_identity_save(d->state_dir, &d->id, err) != DH_OK)
+			dh_warn("cannot refresh the hardware map: %s",
+			    err->msg);
+		else
+			dh_info("hardware map refreshed (similar machine)");
+		dh_err_clear(err);
+	}
+	return DH_OK;
+}
+
+/* ------------------------------------------------------------- timers */
+
+static void creds_cb(lws_sorted_usec_list_t *sul);
+static void hb_cb(lws_sorted_usec_list_t *sul);
+
+static void
+sched(struct ag_daemon *d, lws_sorted_usec_list_t *sul, sul_cb_t cb,
+    long ms)
+{
+	lws_sul_schedule(d->ctx, 0, sul, cb, (lws_usec_t)ms * 1000);
+}
+
+static void
+creds_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ag_daemon *d = lws_container_of(sul, struct ag_daemon,
+	    sul_creds);
+	struct ag_creds fresh;
+	struct dh_err e;
+	time_t now, at;
+	long delay;
+
+	memset(&fresh, 0, sizeof(fresh));
+	dh_err_clear(&e);
+	if (ag_creds_fetch(&d->aws, d->ssm_url, &d->id, &fresh, &e) !=
+	    DH_OK) {
+		delay = ag_backoff_next(&d->creds_bo,
+		    dh_random_uniform(0xffffffffu));
+		if (strstr(e.msg, "MachineFingerprintDoesNotMatch") != NULL ||
+		    strstr(e.msg, "AccessDenied") != NULL)
+			delay = (long)d->cfg.max_backoff_seconds * 1000;
+		dh_warn("credentials: %s; retrying in %ld ms", e.msg, delay);
+		status("waiting for credentials");
+		sched(d, &d->sul_creds, creds_cb, delay);
+		return;
+	}
+	ag_backoff_reset(&d->creds_bo);
+	ag_creds_clear(&d->creds);
+	d->creds = fresh;
+	d->have_creds = 1;
+	d->aws.creds.access_key = d->creds.access_key;
+	d->aws.creds.secret_key = d->creds.secret_key;
+	d->aws.creds.session_token = d->creds.session_token;
+	now = dh_time_now();
+	at = ag_creds_refresh_at(&d->creds);
+	delay = at - now < MIN_REFRESH_S ? MIN_REFRESH_S : (long)(at - now);
+	dh_info("credentials obtained; next refresh in %ld s", delay);
+	sched(d, &d->sul_creds, creds_cb, delay * 1000);
+	if (ag_creds_should_rotate(d->creds.update_key_pair, d->id.key_created,
+	    now, d->cfg.key_rotate_days)) {
+		if (ag_creds_rotate(&d->aws, d->ssm_url, d->state_dir, &d->id,
+		    &e) != DH_OK)
+			dh_warn("key rotation failed: %s", e.msg);
+		else
+			dh_info("instance key rotated");
+	}
+	if (!d->started) {
+		d->started = 1;
+		sched(d, &d->sul_hb, hb_cb, 0);
+		ag_ctrl_connect(d->ctrl, 0);
+	}
+}
+
+static void
+hb_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ag_daemon *d = lws_container_of(sul, struct ag_daemon, sul_hb);
+	struct dh_err e;
+	long delay = (long)d->cfg.heartbeat_seconds * 1000;
+
+	dh_err_clear(&e);
+	ag_platform_collect(NULL, &d->pl);
+	if (ag_hb_send(&d->aws, d->ssm_url, d->id.region, d->id.instance_id,
+	    &d->pl, ag_ctrl_is_up(d->ctrl) ? "ssmmessages" : NULL, &e) !=
+	    DH_OK) {
+		long b = ag_backoff_next(&d->hb_bo,
+		    dh_random_uniform(0xffffffffu));
+
+		if (b < delay)
+			delay = b;
+		dh_warn("heartbeat: %s; next try in %ld ms", e.msg, delay);
+	} else {
+		ag_backoff_reset(&d->hb_bo);
+		dh_info("heartbeat sent (%s, %s %s)", d->pl.ip,
+		    d->pl.name, d->pl.version);
+	}
+	sched(d, &d->sul_hb, hb_cb, delay);
+}
+
+static void
+wd_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ag_daemon *d = lws_container_of(sul, struct ag_daemon, sul_wd);
+
+	(void)ag_notify_send("WATCHDOG=1", NULL);
+	lws_sul_schedule(d->ctx, 0, &d->sul_wd, wd_cb,
+	    (lws_usec_t)(d->wd_usec / 2));
+}
+
+/* ------------------------------------------------------ control hooks */
+
+static void
+ack_job(struct ag_ctrl *c, const struct dh_mgs_msg *m)
+{
+	cJSON *j = NULL, *ack = NULL;
+	const char *job = NULL;
+	struct dh_buf body;
+	struct dh_mgs_msg out;
+	struct dh_uuid u;
+	char uid[DH_UUID_STRLEN + 1], created[32], iso[21];
+	struct dh_err e;
+
+	dh_buf_init(&body, 4096);
+	dh_err_clear(&e);
+	if (dh_json_parse(m->payload, m->payload_len, AG_CTRL_FRAME_MAX, &j,
+	    &e) != DH_OK || dh_json_get_str(j, "JobId", &job, &e) != DH_OK) {
+		dh_warn("control channel: agent_job unreadable: %s", e.msg);
+		goto out;
+	}
+	dh_uuid_fmt(&m->id, uid);
+	dh_time_iso((time_t)(m->created_ms / 1000), iso);
+	snprintf(created, sizeof(created), "%.19s.%03uZ", iso,
+	    (unsigned)(m->created_ms % 1000));
+	ack = cJSON_CreateObject();
+	if (ack == NULL || cJSON_AddStringToObject(ack, "jobId", job) == NULL ||
+	    cJSON_AddStringToObject(ack, "acknowledgedMessageId", uid) ==
+	    NULL ||
+	    cJSON_AddStringToObject(ack, "createdDate", created) == NULL ||
+	    cJSON_AddStringToObject(ack, "statusCode", "51403") == NULL ||
+	    cJSON_AddStringToObject(ack, "errorMessage",
+	    "Run Command is not supported by deckhand-agent") == NULL ||
+	    dh_json_print(ack, &body) != DH_OK || dh_uuid_v4(&u) != DH_OK)
+		goto out;
+	if (dh_mgs_init(&out, DH_MGS_T_JOB_ACK, (uint64_t)dh_time_now_ms(), 0,
+	    0, &u, DH_MGS_PT_NONE, body.d, body.len, &e) != DH_OK ||
+	    ag_ctrl_send(c, &out, &e) != DH_OK)
+		dh_warn("control channel: cannot ack agent_job: %s", e.msg);
+	else
+		dh_info("control channel: declined agent_job (Run Command not"
+		    " supported)");
+out:
+	cJSON_Delete(ack);
+	cJSON_Delete(j);
+	dh_buf_free(&body);
+}
+
+static void
+on_msg(void *arg, struct ag_ctrl *c, const struct dh_mgs_msg *m)
+{
+	if (dh_mgs_is(m, DH_MGS_T_JOB))
+		ack_job(c, m);
+}
+
+static void
+on_state(void *arg, int up)
+{
+	struct ag_daemon *d = arg;
+
+	status(up ? "online" : "control channel down");
+	if (up && d->have_creds)
+		sched(d, &d->sul_hb, hb_cb, 0);
+}
+
+/* ------------------------------------------------------------- reload */
+
+static void
+reload(struct ag_daemon *d)
+{
+	struct ag_config fresh, old;
+	struct dh_err e;
+	char old_mgs[URL_MAX];
+
+	dh_err_clear(&e);
+	if (ag_config_load(d->config_path, d->config_path != NULL, &fresh, &e)
+	    != DH_OK) {
+		dh_error("reload: %s; keeping the old configuration", e.msg);
+		return;
+	}
+	old = d->cfg;
+	d->cfg = fresh;
+	snprintf(old_mgs, sizeof(old_mgs), "%s", d->mgs_url);
+	if (apply_config(d, &e) != DH_OK) {
+		dh_error("reload: %s; keeping the old configuration", e.msg);
+		d->cfg = old;
+		ag_config_free(&fresh);
+		(void)apply_config(d, &e);
+		return;
+	}
+	ag_config_free(&old);
+	ag_ctrl_set_max_backoff(d->ctrl,
+	    (long)d->cfg.max_backoff_seconds * 1000);
+	if (ag_ctrl_set_endpoint(d->ctrl, d->mgs_url, &e) != DH_OK)
+		dh_error("reload: %s", e.msg);
+	if (strcmp(old_mgs, d->mgs_url) != 0 && d->started)
+		ag_ctrl_connect(d->ctrl, 0);
+	if (d->started)
+		sched(d, &d->sul_hb, hb_cb,
+		    (long)d->cfg.heartbeat_seconds * 1000);
+	dh_info("configuration reloaded");
+}
+
+/* --------------------------------------------------------------- run */
+
+static int
+proto_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	return ag_ctrl_lws_callback(wsi, (int)reason, user, in, len);
+}
+
+static const struct lws_protocols protocols[] = {
+	{ AG_CTRL_PROTOCOL, proto_cb, 0, 64 * 1024, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static int
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) != 0 ||
+	    sigaction(SIGINT, &sa, NULL) != 0 ||
+	    sigaction(SIGHUP, &sa, NULL) != 0)
+		return DH_E_IO;
+	signal(SIGPIPE, SIG_IGN);
+	return DH_OK;
+}
+
+int
+ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
+{
+	struct ag_daemon *d;
+	struct lws_context_creation_info ci;
+	struct ag_ctrl_params cp;
+	int rc;
+
+	d = calloc(1, sizeof(*d));
+	if (d == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	ag_identity_init(&d->id);
+	d->config_path = o->config_path;
+	rc = ag_config_load(o->config_path, o->config_path != NULL, &d->cfg,
+	    err);
+	if (rc != DH_OK)
+		goto out;
+	d->state_dir = o->state_dir != NULL ? o->state_dir : d->cfg.state_dir;
+	rc = ag_identity_load(d->state_dir, &d->id, err);
+	if (rc == DH_E_NOTFOUND)
+		dh_err_wrap(err, rc, "not registered (run `deckhand-agent"
+		    " register` first)");
+	if (rc != DH_OK)
+		goto out;
+	(void)dh_log_secret_add(d->id.private_key);
+	rc = check_fingerprint(d, err);
+	if (rc == DH_OK)
+		rc = apply_config(d, err);
+	if (rc != DH_OK)
+		goto out;
+	dh_info("instance %s (%s), agent %s", d->id.instance_id, d->id.region,
+	    DH_VERSION);
+
+	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
+	memset(&ci, 0, sizeof(ci));
+	ci.port = CONTEXT_PORT_NO_LISTEN;
+	ci.protocols = protocols;
+	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	ci.client_ssl_ca_filepath = ag_config_ca(&d->cfg, NULL,
+	    d->id.ca_bundle);
+	ci.fd_limit_per_thread = 64;
+	ci.count_threads = 1;
+	if (d->proxy_addr[0] != '\0') {
+		ci.http_proxy_address = d->proxy_addr;
+		ci.http_proxy_port = d->proxy_port;
+	}
+	d->ctx = lws_create_context(&ci);
+	if (d->ctx == NULL) {
+		rc = dh_err_set(err, DH_E_TLS,
+		    "cannot create the event loop (bad CA file %s?)",
+		    ci.client_ssl_ca_filepath != NULL ?
+		    ci.client_ssl_ca_filepath : "(system)");
+		goto out;
+	}
+	memset(&cp, 0, sizeof(cp));
+	cp.ctx = d->ctx;
+	cp.http = d->http;
+	cp.instance_id = d->id.instance_id;
+	cp.region = d->id.region;
+	cp.creds = &d->creds;
+	cp.initial_backoff_ms = (long)d->cfg.backoff_initial_ms;
+	cp.max_backoff_ms = (long)d->cfg.max_backoff_seconds * 1000;
+	cp.ping_seconds = (int)d->cfg.ping_seconds;
+	cp.on_msg = on_msg;
+	cp.on_state = on_state;
+	cp.arg = d;
+	rc = ag_ctrl_new(&cp, &d->ctrl, err);
+	if (rc == DH_OK)
+		rc = ag_ctrl_set_endpoint(d->ctrl, d->mgs_url, err);
+	if (rc == DH_OK)
+		rc = setup_signals() == DH_OK ? DH_OK :
+		    dh_err_set(err, DH_E_IO, "cannot install signal handlers");
+	if (rc != DH_OK)
+		goto out;
+	g_ctx = d->ctx;
+	sched(d, &d->sul_creds, creds_cb, 0);
+	d->wd_usec = ag_notify_watchdog_usec();
+	if (d->wd_usec > 0)
+		wd_cb(&d->sul_wd);
+	(void)ag_notify_send("READY=1\nSTATUS=starting", NULL);
+	while (!g_term) {
+		if (lws_service(d->ctx, 0) < 0)
+			break;
+		if (g_hup) {
+			g_hup = 0;
+			dh_info("SIGHUP: reloading configuration");
+			reload(d);
+		}
+	}
+	dh_info("stopping");
+	(void)ag_notify_send("STOPPING=1", NULL);
+	rc = DH_OK;
+out:
+	g_ctx = NULL;
+	if (d->ctx != NULL) {
+		lws_sul_cancel(&d->sul_creds);
+		lws_sul_cancel(&d->sul_hb);
+		lws_sul_cancel(&d->sul_wd);
+	}
+	ag_ctrl_free(d->ctrl);
+	if (d->ctx != NULL)
+		lws_context_destroy(d->ctx);
+	dh_http_client_free(d->http);
+	ag_creds_clear(&d->creds);
+	ag_identity_clear(&d->id);
+	ag_config_free(&d->cfg);
+	free(d);
+	return rc;
+}

@@ -1,0 +1,28 @@
+/*
+ * Fuzz target: ag_ctrl_parse_token (CreateControlChannel XML answer) on
+ * arbitrary bytes; a token, when found, is non-empty, bounded and free of
+ * markup.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ag_ctrl.h"
+#include "dh_buf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dh_buf tok;
+
+	dh_buf_init_secret(&tok, AG_CTRL_TOKEN_MAX + 1);
+	if (ag_ctrl_parse_token(data, size, &tok, NULL) == 0) {
+		if (tok.len == 0 || tok.len > AG_CTRL_TOKEN_MAX ||
+		    memchr(tok.d, '<', tok.len) != NULL)
+			abort();
+	}
+	dh_buf_free(&tok);
+	return 0;
+}
