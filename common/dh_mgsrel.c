@@ -9,6 +9,8 @@
  */
 #include "dh_mgsrel.h"
 
+#include "dh_hash.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +78,8 @@ struct dh_mgsrel {
 	int paused;
 	int64_t tick_base;
 	double srtt, rttvar, rto;
+	unsigned char id_seed[16];
+	uint64_t id_ctr;
 	struct dh_buf scratch;
 	struct dh_mgsrel_stats st;
 };
@@ -273,6 +277,11 @@ dh_mgsrel_new(const struct dh_mgsrel_cfg *c, int64_t now_ms,
 	r->rttvar = 0;
 	r->rto = DH_MGSREL_RTO0_MS;
 	dh_buf_init(&r->scratch, ACK_JSON_MAX);
+	if (c->new_id == NULL && dh_random(r->id_seed, sizeof(r->id_seed)) !=
+	    DH_OK) {
+		dh_mgsrel_free(r);
+		return dh_err_set(err, DH_E_CRYPTO, "mgsrel: no randomness");
+	}
 	*out = r;
 	return DH_OK;
 }
@@ -335,6 +344,23 @@ created(const struct dh_mgsrel *r, int64_t now_ms)
 	return t > 0 ? (uint64_t)t : 1;
 }
 
+/* Default message id: a v4 UUID made of a random per-object seed with a
+ * 56-bit counter folded into bytes 9..15, so ids never repeat within the
+ * object and stay unpredictable across objects, without one RAND_bytes
+ * call per message. */
+static void
+seq_id(struct dh_mgsrel *r, struct dh_uuid *id)
+{
+	uint64_t c = r->id_ctr++;
+	int i;
+
+	memcpy(id->b, r->id_seed, sizeof(id->b));
+	for (i = 0; i < 7; i++)
+		id->b[15 - i] ^= (unsigned char)(c >> (8 * i));
+	id->b[6] = (unsigned char)((id->b[6] & 0x0f) | 0x40);
+	id->b[8] = (unsigned char)((id->b[8] & 0x3f) | 0x80);
+}
+
 /* Encode a whole frame into a new blob. */
 static int
 make_frame(struct dh_mgsrel *r, const char *type, int64_t seq, uint64_t flags,
@@ -347,10 +373,11 @@ make_frame(struct dh_mgsrel *r, const char *type, int64_t seq, uint64_t flags,
 	int rc;
 
 	*out = NULL;
+	rc = DH_OK;
 	if (r->cfg.new_id != NULL)
 		rc = r->cfg.new_id(r->cfg.id_arg, &id);
 	else
-		rc = dh_uuid_v4(&id);
+		seq_id(r, &id);
 	if (rc != DH_OK)
 		return dh_err_set(err, DH_E_CRYPTO,
 		    "mgsrel: cannot make a message id");

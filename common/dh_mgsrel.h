@@ -89,7 +89,8 @@ struct dh_mgsrel_cfg {
 	size_t max_frame;        /* largest frame accepted or produced */
 	size_t queue_cap;        /* inputs refused (DH_E_STATE) while this many events wait */
 	int64_t wall_offset_ms;  /* CreatedDate = now_ms + offset (min 1) */
-	/* Message-id source; NULL = random v4 (dh_uuid_v4).  Returns 0 or < 0. */
+	/* Message-id source; NULL = v4 UUIDs from a random per-object seed
+	 * plus a counter (unique per object).  Returns 0 or < 0. */
 	int (*new_id)(void *arg, struct dh_uuid *out);
 	void *id_arg;
 };
