@@ -774,6 +774,34 @@ test_back_to_back_lossy(void **state)
 }
 
 static void
+test_default_ids(void **state)
+{
+	struct dh_mgsrel_cfg c;
+	struct dh_mgsrel *r;
+	struct dh_mgsrel_ev ev;
+	struct dh_mgs_msg m;
+	struct dh_uuid ids[3];
+	struct dh_err err;
+	int i;
+
+	dh_mgsrel_cfg_default(&c, DH_MGSREL_AGENT);
+	assert_int_equal(dh_mgsrel_new(&c, 0, &r, &err), DH_OK);
+	for (i = 0; i < 3; i++) {
+		assert_int_equal(dh_mgsrel_send(r, 1, "z", 1, 0, &err), DH_OK);
+		assert_int_equal(dh_mgsrel_next(r, &ev), 1);
+		assert_int_equal(dh_mgs_decode(ev.frame, ev.frame_len, 0, &m,
+		    NULL), DH_OK);
+		ids[i] = m.id;
+		assert_int_equal(ids[i].b[6] >> 4, 4);
+		assert_int_equal(ids[i].b[8] >> 6, 2);
+	}
+	assert_memory_not_equal(ids[0].b, ids[1].b, 16);
+	assert_memory_not_equal(ids[1].b, ids[2].b, 16);
+	assert_memory_not_equal(ids[0].b, ids[2].b, 16);
+	dh_mgsrel_free(r);
+}
+
+static void
 test_bad_config(void **state)
 {
 	struct dh_mgsrel_cfg c;
@@ -803,6 +831,7 @@ main(void)
 		cmocka_unit_test(test_send_policies),
 		cmocka_unit_test(test_flags_and_types),
 		cmocka_unit_test(test_back_to_back_lossy),
+		cmocka_unit_test(test_default_ids),
 		cmocka_unit_test(test_bad_config),
 	};
 
