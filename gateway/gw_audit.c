@@ -32,7 +32,7 @@
 
 #define STR_CAP 1024            /* bytes kept of any peer-supplied string */
 #define RECORD_MAX (128 * 1024) /* one serialised CloudTrail record */
-#define PARAM_DEPTH 32          /* request parameters nested deeper are dropped */
+#define PARAM_DEPTH 32          /* deeper request parameters become null */
 #define MAX_RESOURCES 16
 #define TOKEN_MAX 128
 
@@ -1476,6 +1476,10 @@ gw_audit_deliver_stats(struct gw_audit *a, int64_t now_ms, size_t *files,
 
 	if (a == NULL)
 		return dh_err_set(err, DH_E_ARG, "audit: no handle");
+	if (!sqlite3_get_autocommit(a->db))
+		return dh_err_set(err, DH_E_STATE, "audit: delivery must run "
+		    "outside a transaction (its claims must commit before "
+		    "files are written)");
 	if (now_ms <= 0)
 		now_ms = dh_time_now_ms();
 	r = recover_batches(a, &nf, &nr, err);

@@ -15,7 +15,9 @@
  * authorization (case-insensitive) is replaced by GW_AUDIT_HIDDEN before
  * anything is stored.  LookupEvents Resources are derived from well-known
  * request keys (InstanceId, ActivationId, ResourceId, Target, SessionId,
- * LogGroupName, Bucket, KeyId, ...).
+ * LogGroupName, Bucket, KeyId, ...).  Redaction is by member name only (it
+ * errs towards hiding, e.g. ContinuationToken): never pass payload bodies
+ * or response data as request_params.
  *
  * gw_audit_lookup answers CloudTrail LookupEvents (the JSON body the aws CLI
  * v2 sends: LookupAttributes, StartTime/EndTime as epoch seconds, MaxResults
@@ -35,7 +37,9 @@
  * <name> exists the rename happened (the file is complete) and the batch is
  * only marked done; otherwise the same records are written again to the
  * same name (the stale .tmp is truncated).  So a record is never lost, and
- * never appears in two files.
+ * never appears in two files.  This needs the claim to commit on its own,
+ * so gw_audit_deliver refuses (DH_E_STATE) to run inside an open
+ * transaction on db.
  *
  * Ownership: the sqlite3 handle stays owned by the caller and must outlive
  * the gw_audit handle; gw_audit copies state_dir, account and region.  Event

@@ -9,13 +9,16 @@
  * wildcards, matched case-sensitively; '*' may span ':' and '/' (a plain
  * glob over the whole ARN).  A request for an action without a resource
  * passes "*", which only Resource "*" (or a NotResource) covers.  Policy
- * variables ("${aws:username}") are refused under Version 2012-10-17;
- * a missing Version means 2008-10-17 (no variables), as in IAM.  A Condition block is refused with a
- * clear error (conditions are not evaluated, so accepting one would widen
- * the grant silently).  Parsing is bounded (GW_POLICY_MAX_BYTES,
+ * variables ("${aws:username}") are refused under Version 2012-10-17; a
+ * missing Version means 2008-10-17 (no variables), as in IAM.  A Condition
+ * block is refused with a clear error (conditions are not evaluated, and
+ * ignoring one would silently change what the statement grants or denies);
+ * so are Principal/NotPrincipal (identity policies only), unknown keys,
+ * duplicate keys and empty lists.  Parsing is bounded (GW_POLICY_MAX_BYTES,
  * GW_POLICY_MAX_STATEMENTS, GW_POLICY_MAX_VALUES per list, JSON depth) and
  * errors name the offending statement index and key.  Wildcard matching is
- * greedy-with-one-backtrack-point, O(len(pattern) * len(text)) worst case.
+ * greedy with one resume point: O(len(pattern) * len(text)) worst case,
+ * never exponential.
  *
  * Evaluation follows IAM: an explicit Deny in any matching statement wins,
  * else any matching Allow allows, else the request is implicitly denied.
@@ -32,9 +35,9 @@
 
 #include "dh_err.h"
 
-#define GW_POLICY_MAX_BYTES (32 * 1024) /* raw JSON bytes, whitespace included */
+#define GW_POLICY_MAX_BYTES (32 * 1024) /* raw JSON bytes, with whitespace */
 #define GW_POLICY_MAX_STATEMENTS 100
-#define GW_POLICY_MAX_VALUES 200        /* entries in one Action/Resource list */
+#define GW_POLICY_MAX_VALUES 200        /* entries in one Action/Resource */
 #define GW_POLICY_MAX_PATTERN 2048      /* bytes in one Action/Resource value */
 
 struct gw_policy;

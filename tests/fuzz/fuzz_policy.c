@@ -2,8 +2,8 @@
  * Fuzz target: gw_policy_parse on arbitrary bytes; every policy that parses
  * is evaluated against a fixed set of actions and resources (the result
  * must be one of the three decisions), and a failed parse must leave *out
- * NULL.  The wildcard matcher is also run on the input split at its first NUL-free
- * newline (pattern / text), both case modes.
+ * NULL.  The wildcard matcher is also run on the input split at its first
+ * newline (pattern before, text after), in both case modes.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -693,6 +693,13 @@ test_deliver(void **state)
 	assert_false(file_contains(path, "s3cr3t-activation-code"));
 	cJSON_Delete(j);
 
+	/* Refused inside the caller's transaction (claims must commit). */
+	assert_int_equal(sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL),
+	    SQLITE_OK);
+	assert_int_equal(gw_audit_deliver(f->a, NOW, &err), DH_E_STATE);
+	assert_int_equal(sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+
 	/* Nothing new: nothing written. */
 	assert_int_equal(gw_audit_deliver_stats(f->a, NOW + 60000, &files,
 	    &recs, &err), DH_OK);

@@ -170,7 +170,8 @@ static const struct {
 	{ "a*aab", "aaaaab", 0, 1 },
 	{ "*ab*ab", "xabyabab", 0, 1 },
 	{ "mi-*", "mi-", 0, 1 },
-	{ "arn:aws:ssm:*:1:managed-instance/*", "arn:aws:ssm:eu-west-1:1:managed-instance/mi-1", 0, 1 },
+	{ "arn:aws:ssm:*:1:managed-instance/*",
+	    "arn:aws:ssm:eu-west-1:1:managed-instance/mi-1", 0, 1 },
 };
 
 static void
