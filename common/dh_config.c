@@ -817,13 +817,44 @@ dump_value(const struct dh_config_field *f, const void *cfg)
 	return NULL;
 }
 
+/* Print item at the given indent: objects one member a line (2 spaces a
+ * level), everything else compact. */
+static int
+dump_print(const cJSON *item, int indent, struct dh_buf *out)
+{
+	const cJSON *m;
+	char *text;
+	int r;
+
+	if (!cJSON_IsObject(item)) {
+		text = cJSON_PrintUnformatted(item);
+		if (text == NULL)
+			return DH_E_NOMEM;
+		r = dh_buf_put_str(out, text);
+		cJSON_free(text);
+		return r;
+	}
+	if (item->child == NULL)
+		return dh_buf_put_str(out, "{}");
+	r = dh_buf_put_str(out, "{\n");
+	for (m = item->child; m != NULL && r == DH_OK; m = m->next) {
+		r = dh_buf_printf(out, "%*s\"%s\": ", indent + 2, "", m->string);
+		if (r == DH_OK)
+			r = dump_print(m, indent + 2, out);
+		if (r == DH_OK)
+			r = dh_buf_put_str(out, m->next != NULL ? ",\n" : "\n");
+	}
+	if (r == DH_OK)
+		r = dh_buf_printf(out, "%*s}", indent, "");
+	return r;
+}
+
 int
 dh_config_dump(const struct dh_config_field *schema, const void *cfg,
     struct dh_buf *out)
 {
 	const char *leaf = NULL;
 	cJSON *root, *parent, *v;
-	char *text = NULL;
 	size_t i;
 	int r = DH_E_NOMEM;
 
@@ -848,14 +879,10 @@ dh_config_dump(const struct dh_config_field *schema, const void *cfg,
 			goto out;
 		}
 	}
-	text = cJSON_Print(root);
-	if (text == NULL)
-		goto out;
-	r = dh_buf_put_str(out, text);
+	r = dump_print(root, 0, out);
 	if (r == DH_OK)
 		r = dh_buf_put_str(out, "\n");
 out:
-	cJSON_free(text);
 	cJSON_Delete(root);
 	return r;
 }
