@@ -113,8 +113,9 @@ int dh_config_env_name(const char *env_prefix, const char *path, char *out,
 
 /* Replace the file at path with data[0..len) atomically: a temporary file in
  * the same directory with the given mode, write, fsync, rename over path,
- * fsync the directory.  On failure path is untouched and no temporary file
- * is left behind. */
+ * fsync the directory.  A failure before the rename leaves path untouched
+ * and no temporary file behind; a failed directory fsync (DH_E_IO) comes
+ * after path was replaced.  A symlink at path is replaced, not followed. */
 int dh_config_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode, struct dh_err *err);
 
