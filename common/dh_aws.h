@@ -80,7 +80,8 @@ int dh_aws_json_call(struct dh_aws_client *c, const char *endpoint,
     const cJSON *request, cJSON **response, struct dh_aws_error *aerr,
     struct dh_err *err);
 
-/* Same with the request body given as JSON text body[0..n). */
+/* Same with the request body given as JSON text body[0..n) ("{}" is sent
+ * when n is 0). */
 int dh_aws_json_call_raw(struct dh_aws_client *c, const char *endpoint,
     const char *service, const char *region, const char *target,
     const void *body, size_t n, cJSON **response, struct dh_aws_error *aerr,

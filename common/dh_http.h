@@ -17,6 +17,9 @@
  *
  * The pure pieces (backoff schedule, retry decision, curl-code mapping, URL
  * splitting) are exported for unit tests.
+ *
+ * A client owns one curl handle and is not thread-safe: use one client per
+ * thread.  Requests go out as HTTP/1.1 without compression.
  */
 #ifndef DH_HTTP_H
 #define DH_HTTP_H
