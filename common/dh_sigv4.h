@@ -132,9 +132,11 @@ struct dh_sigv4_signed {
 
 /*
  * Sign req with HMAC-SHA256: initialises and fills out (release it with
- * dh_sigv4_signed_free even on failure; free before reusing it).  Headers named Authorization,
- * X-Amz-Date, X-Amz-Security-Token (and X-Amz-Content-SHA256 when
- * DH_SIGV4_ADD_CONTENT_SHA256) in req are ignored and replaced by out->add;
+ * dh_sigv4_signed_free even on failure; free before reusing it).  Headers
+ * named Authorization, X-Amz-Date, X-Amz-Security-Token (when creds carry a
+ * token) and X-Amz-Content-SHA256 (when DH_SIGV4_ADD_CONTENT_SHA256) in req
+ * are ignored and replaced by out->add; a Date header is signed as an
+ * ordinary header (unlike botocore, which rewrites it), so do not send one;
  * User-Agent, Expect and X-Amzn-Trace-Id are never signed (as botocore).
  * For a websocket upgrade pass GET, the URL path/query and only the Host
  * header: the signed headers become host;x-amz-date[;x-amz-security-token].
