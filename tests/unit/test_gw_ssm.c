@@ -132,7 +132,7 @@ test_registration_flow(void **state)
 	struct gw_ssm_result r;
 	struct gw_principal who;
 	struct dh_rsasig_key key;
-	char pk[1024], body[4096], code[64], aid[64], mi[32];
+	char pk[1024], body[4096], code[64], aid[64], mi[24];
 	const cJSON *list, *it;
 
 	r = call(f, NULL, "AmazonSSM.CreateActivation",
