@@ -1,0 +1,89 @@
+/*
+ * pt_rpm: the RPM-family package scanner (Amazon Linux, RHEL, Rocky, SLES).
+ * The installed set comes from the root's rpm database through
+ * `rpm --root ROOT --dbpath ... -qa --queryformat ...` (fork/execve, no
+ * shell, output read with a bounded line parser).  The available set and the
+ * advisories come from the dnf/yum repository caches under the root
+ * (var/cache/dnf/<repo>/repodata, var/cache/yum/.../<repo>, libdnf5 and zypp
+ * raw caches): repomd.xml names primary.xml and updateinfo.xml, which are
+ * decompressed streaming with libarchive (plain, gz, bz2, xz, zst) and
+ * parsed streaming with expat (DOCTYPE and entity declarations refused).
+ *
+ * For every installed name+arch the candidate is the highest EVR (rpm
+ * ordering, pt_rpmver) among available packages of the same name and a
+ * compatible arch (same arch, or noarch on either side) that is newer than
+ * the installed one.  The candidate inherits the advisory that lists it (or,
+ * failing that, the newest advisory listing any version newer than the
+ * installed one): classification, severity, id, CVEs, reboot_suggested and
+ * the later of issued/updated as release_time (else the build time).
+ *
+ * The parsing entry points are exported for tests and fuzzing.
+ */
+#ifndef PT_RPM_H
+#define PT_RPM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dh_err.h"
+#include "pt_model.h"
+
+/* Ceilings applied to untrusted metadata. */
+#define PT_RPM_MAX_ATTR 4096          /* one XML attribute or text value */
+#define PT_RPM_MAX_PKGS 2000000       /* available packages kept per scan */
+#define PT_RPM_MAX_LINE 8192          /* one line of rpm -qa output */
+
+/* Scan the RPM root at root ("/" for this host; NULL means "/") into inv
+ * (zeroed by the caller; on success the caller frees it with
+ * pt_inventory_free; on error inv is left empty).  Sets family, os-release
+ * fields, product and pkgs sorted by name then arch, with update filled
+ * where a newer candidate exists.  DH_E_NOTFOUND when the root has no rpm
+ * database; DH_E_FORMAT for malformed metadata (the file is named in err). */
+int pt_rpm_scan(const char *root, struct pt_inventory *inv, struct dh_err *err);
+
+/* Opaque accumulated repository metadata (available packages + advisories). */
+struct pt_rpm_md;
+
+/* Allocate an empty metadata set; returns NULL on allocation failure. */
+struct pt_rpm_md *pt_rpm_md_new(void);
+
+/* Free a metadata set (NULL is fine). */
+void pt_rpm_md_free(struct pt_rpm_md *md);
+
+/* Parse one primary.xml document (already decompressed, n bytes at p) for
+ * repository repo_id into md.  DH_E_FORMAT on malformed XML, DOCTYPE or
+ * entity declarations; DH_E_TOOBIG past the ceilings above. */
+int pt_rpm_md_parse_primary(struct pt_rpm_md *md, const char *repo_id,
+    const void *p, size_t n, struct dh_err *err);
+
+/* Parse one updateinfo.xml document (decompressed) into md.  Same errors. */
+int pt_rpm_md_parse_updateinfo(struct pt_rpm_md *md, const void *p, size_t n,
+    struct dh_err *err);
+
+/* Parse a repomd.xml document and return (caller frees) the location hrefs
+ * of its primary and updateinfo data (either may come back NULL when the
+ * type is absent).  Same errors. */
+int pt_rpm_md_parse_repomd(const void *p, size_t n, char **primary_href,
+    char **updateinfo_href, struct dh_err *err);
+
+/* Read one metadata file (any compression libarchive's raw format reads)
+ * streaming into md: kind is "primary" or "updateinfo". */
+int pt_rpm_md_load_file(struct pt_rpm_md *md, const char *kind,
+    const char *repo_id, const char *path, struct dh_err *err);
+
+/* Number of available packages and advisories held by md. */
+size_t pt_rpm_md_n_pkgs(const struct pt_rpm_md *md);
+size_t pt_rpm_md_n_advisories(const struct pt_rpm_md *md);
+
+/* Fill the update of every package of inv (family RPM, pkgs set) from md:
+ * candidate choice and advisory inheritance as described above. */
+int pt_rpm_md_resolve(const struct pt_rpm_md *md, struct pt_inventory *inv,
+    struct dh_err *err);
+
+/* Parse `rpm -qa` output in the queryformat pt_rpm_scan uses (one package
+ * per line: NAME ARCH EPOCHNUM VERSION RELEASE INSTALLTIME SOURCERPM, fields
+ * separated by TAB) from n bytes at p into inv->pkgs (appended, unsorted). */
+int pt_rpm_parse_qa(const void *p, size_t n, struct pt_inventory *inv,
+    struct dh_err *err);
+
+#endif
