@@ -18,69 +18,82 @@
 #include "dh_rsasig.h"
 #include "dh_uuid.h"
 
-typedef int (*handler_fn)(const struct gw_ssm_ctx *c, const cJSON *in,
-    struct gw_ssm_result *res);
+static int op_create_activation(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_describe_activations(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_delete_activation(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_register(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_role_token(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_update_key(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_update_info(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_describe_instances(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_deregister(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_add_tags(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_list_tags(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_list_assoc(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_get_messages(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
+static int op_message_ack(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
 
 #define SSM_SRC "ssm.amazonaws.com"
 #define EC2M_SRC "ec2messages.amazonaws.com"
 #define OPR GW_SSM_OPERATOR
 #define INST GW_SSM_INSTANCE
 
-static const struct gw_ssm_op ops[] = {
+const struct gw_ssm_op gw_ssm_ops[] = {
 	{ "AmazonSSM.CreateActivation", "CreateActivation", "ssm", SSM_SRC,
-	    "ssm:CreateActivation", OPR, 0 },
+	    "ssm:CreateActivation", OPR, op_create_activation },
 	{ "AmazonSSM.DescribeActivations", "DescribeActivations", "ssm",
-	    SSM_SRC, "ssm:DescribeActivations", OPR, 1 },
+	    SSM_SRC, "ssm:DescribeActivations", OPR, op_describe_activations },
 	{ "AmazonSSM.DeleteActivation", "DeleteActivation", "ssm", SSM_SRC,
-	    "ssm:DeleteActivation", OPR, 2 },
+	    "ssm:DeleteActivation", OPR, op_delete_activation },
 	{ "AmazonSSM.RegisterManagedInstance", "RegisterManagedInstance", "ssm",
-	    SSM_SRC, "ssm:RegisterManagedInstance", GW_SSM_ANON, 3 },
+	    SSM_SRC, "ssm:RegisterManagedInstance", GW_SSM_ANON, op_register },
 	{ "AmazonSSM.RequestManagedInstanceRoleToken",
 	    "RequestManagedInstanceRoleToken", "ssm", SSM_SRC,
-	    "ssm:RequestManagedInstanceRoleToken", GW_SSM_KEY, 4 },
+	    "ssm:RequestManagedInstanceRoleToken", GW_SSM_KEY, op_role_token },
 	{ "AmazonSSM.UpdateManagedInstancePublicKey",
 	    "UpdateManagedInstancePublicKey", "ssm", SSM_SRC,
-	    "ssm:UpdateManagedInstancePublicKey", GW_SSM_KEY, 5 },
+	    "ssm:UpdateManagedInstancePublicKey", GW_SSM_KEY, op_update_key },
 	{ "AmazonSSM.UpdateInstanceInformation", "UpdateInstanceInformation",
-	    "ssm", SSM_SRC, "ssm:UpdateInstanceInformation", INST | OPR, 6 },
+	    "ssm", SSM_SRC, "ssm:UpdateInstanceInformation", INST | OPR, op_update_info },
 	{ "AmazonSSM.DescribeInstanceInformation",
 	    "DescribeInstanceInformation", "ssm", SSM_SRC,
-	    "ssm:DescribeInstanceInformation", OPR, 7 },
+	    "ssm:DescribeInstanceInformation", OPR, op_describe_instances },
 	{ "AmazonSSM.DeregisterManagedInstance", "DeregisterManagedInstance",
-	    "ssm", SSM_SRC, "ssm:DeregisterManagedInstance", OPR, 8 },
+	    "ssm", SSM_SRC, "ssm:DeregisterManagedInstance", OPR, op_deregister },
 	{ "AmazonSSM.AddTagsToResource", "AddTagsToResource", "ssm", SSM_SRC,
-	    "ssm:AddTagsToResource", OPR, 9 },
+	    "ssm:AddTagsToResource", OPR, op_add_tags },
 	{ "AmazonSSM.ListTagsForResource", "ListTagsForResource", "ssm",
-	    SSM_SRC, "ssm:ListTagsForResource", OPR, 10 },
+	    SSM_SRC, "ssm:ListTagsForResource", OPR, op_list_tags },
 	{ "AmazonSSM.ListInstanceAssociations", "ListInstanceAssociations",
-	    "ssm", SSM_SRC, "ssm:ListInstanceAssociations", INST | OPR, 11 },
+	    "ssm", SSM_SRC, "ssm:ListInstanceAssociations", INST | OPR, op_list_assoc },
 	{ "EC2WindowsMessageDeliveryService.GetMessages", "GetMessages",
-	    "ec2messages", EC2M_SRC, "ec2messages:GetMessages", INST, 12 },
+	    "ec2messages", EC2M_SRC, "ec2messages:GetMessages", INST, op_get_messages },
 	{ "EC2WindowsMessageDeliveryService.AcknowledgeMessage",
 	    "AcknowledgeMessage", "ec2messages", EC2M_SRC,
-	    "ec2messages:AcknowledgeMessage", INST, 13 },
+	    "ec2messages:AcknowledgeMessage", INST, op_message_ack },
 	{ "EC2WindowsMessageDeliveryService.SendReply", "SendReply",
-	    "ec2messages", EC2M_SRC, "ec2messages:SendReply", INST, 13 },
+	    "ec2messages", EC2M_SRC, "ec2messages:SendReply", INST, op_message_ack },
 	{ "EC2WindowsMessageDeliveryService.FailMessage", "FailMessage",
-	    "ec2messages", EC2M_SRC, "ec2messages:FailMessage", INST, 13 },
+	    "ec2messages", EC2M_SRC, "ec2messages:FailMessage", INST, op_message_ack },
 	{ "EC2WindowsMessageDeliveryService.DeleteMessage", "DeleteMessage",
-	    "ec2messages", EC2M_SRC, "ec2messages:DeleteMessage", INST, 13 },
+	    "ec2messages", EC2M_SRC, "ec2messages:DeleteMessage", INST, op_message_ack },
 };
 
-#define N_OPS (sizeof(ops) / sizeof(ops[0]))
-
-const struct gw_ssm_op *
-gw_ssm_find(const char *target)
-{
-	size_t i;
-
-	if (target == NULL)
-		return NULL;
-	for (i = 0; i < N_OPS; i++)
-		if (strcmp(ops[i].target, target) == 0)
-			return &ops[i];
-	return NULL;
-}
+const size_t gw_ssm_n_ops = sizeof(gw_ssm_ops) / sizeof(gw_ssm_ops[0]);
 
 const char *
 gw_ssm_ping_status(int64_t last_ping_ms, int64_t now_ms)
@@ -1114,13 +1127,6 @@ op_message_ack(const struct gw_ssm_ctx *c, const cJSON *in,
 	return DH_OK;
 }
 
-static const handler_fn handlers[] = {
-	op_create_activation, op_describe_activations, op_delete_activation,
-	op_register, op_role_token, op_update_key, op_update_info,
-	op_describe_instances, op_deregister, op_add_tags, op_list_tags,
-	op_list_assoc, op_get_messages, op_message_ack,
-};
-
 int
 gw_ssm_call(const struct gw_ssm_ctx *c, const struct gw_ssm_op *op,
     const cJSON *in, struct gw_ssm_result *res)
@@ -1129,8 +1135,7 @@ gw_ssm_call(const struct gw_ssm_ctx *c, const struct gw_ssm_op *op,
 	int r;
 
 	memset(res, 0, sizeof(*res));
-	if (op->index < 0 ||
-	    (size_t)op->index >= sizeof(handlers) / sizeof(handlers[0]))
+	if (op->fn == NULL)
 		return internal(res, DH_E_ARG, NULL);
 	if (in == NULL) {
 		empty = cJSON_CreateObject();
@@ -1143,7 +1148,7 @@ gw_ssm_call(const struct gw_ssm_ctx *c, const struct gw_ssm_op *op,
 		return fail(res, 400, "SerializationException",
 		    "request body must be a JSON object");
 	}
-	r = handlers[op->index](c, in, res);
+	r = op->fn(c, in, res);
 	cJSON_Delete(empty);
 	if (res->error_code == NULL && res->body == NULL && r == DH_OK)
 		ok_body(res);

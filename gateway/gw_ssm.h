@@ -38,6 +38,14 @@
 #define GW_SSM_INSTANCE 0x04  /* instance temporary credentials */
 #define GW_SSM_KEY 0x08       /* instance RSA registration key */
 
+struct gw_ssm_ctx;
+struct gw_ssm_result;
+
+/* An operation handler: (context, request object) -> result.  Returns 0, or
+ * DH_E_NOMEM / DH_E_IO when the store failed (res then holds an error). */
+typedef int (*gw_ssm_handler)(const struct gw_ssm_ctx *c, const cJSON *in,
+    struct gw_ssm_result *res);
+
 struct gw_ssm_op {
 	const char *target;        /* X-Amz-Target value */
 	const char *name;          /* operation name */
@@ -45,7 +53,7 @@ struct gw_ssm_op {
 	const char *event_source;  /* "ssm.amazonaws.com" */
 	const char *action;        /* IAM action ("ssm:CreateActivation") */
 	unsigned who;              /* GW_SSM_* */
-	int index;                 /* internal handler slot */
+	gw_ssm_handler fn;         /* the handler */
 };
 
 struct gw_ssm_ctx {
@@ -63,7 +71,13 @@ struct gw_ssm_result {
 	cJSON *body;               /* owned; success body */
 };
 
-/* Operation by X-Amz-Target, or NULL when unknown. */
+/* The SSM / ec2messages operation table (gw_ssm_n_ops entries); other
+ * services' tables are registered in gw_ops.c. */
+extern const struct gw_ssm_op gw_ssm_ops[];
+extern const size_t gw_ssm_n_ops;
+
+/* Operation by X-Amz-Target across every registered table (gw_ops.c), or
+ * NULL when unknown. */
 const struct gw_ssm_op *gw_ssm_find(const char *target);
 
 /* Run op with request object in (may be NULL = {}); always fills res

@@ -1,0 +1,31 @@
+/*
+ * gw_ops: the registry of every JSON 1.1 operation table the gateway serves
+ * (SSM and ec2messages in gw_ssm.c; each further service adds its table
+ * here).  gw_api looks operations up through gw_ssm_find.
+ */
+#include <string.h>
+
+#include "gw_ssm.h"
+
+struct op_table {
+	const struct gw_ssm_op *ops;
+	const size_t *n;
+};
+
+static const struct op_table tables[] = {
+	{ gw_ssm_ops, &gw_ssm_n_ops },
+};
+
+const struct gw_ssm_op *
+gw_ssm_find(const char *target)
+{
+	size_t t, i;
+
+	if (target == NULL)
+		return NULL;
+	for (t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (i = 0; i < *tables[t].n; i++)
+			if (strcmp(tables[t].ops[i].target, target) == 0)
+				return &tables[t].ops[i];
+	return NULL;
+}
