@@ -61,7 +61,7 @@ T0=$(date +%s%N)
 "$BUILD/deckhand-agent" register --code "$CODE" --id "$ID" --region us-east-1 \
 	--endpoint "$URL" --ca "$DEMO/gateway/ca.pem" --state "$DEMO/agent"
 cat >"$DEMO/agent.json" <<JSON
-{ "region": "us-east-1", "endpoint": "$URL", "ca_bundle": "$DEMO/gateway/ca.pem" }
+{ "region": "us-east-1", "ca_bundle": "$DEMO/gateway/ca.pem", "heartbeat": { "interval_seconds": 60 } }
 JSON
 echo "== 4. host: deckhand-agent run"
 "$BUILD/deckhand-agent" run --config "$DEMO/agent.json" --state "$DEMO/agent" \
