@@ -12,6 +12,7 @@ mkdir -p "$OUT"
 build_one() {
 	name=$1 what=$2 deps=$3 desc=$4
 	stage=$(mktemp -d)
+	chmod 0755 "$stage"
 	sh "$ROOT/install/install-files.sh" "$BUILD" "$stage" /usr "$what" >/dev/null
 	strip --strip-unneeded "$stage"/usr/sbin/* "$stage"/usr/bin/* 2>/dev/null || true
 	mkdir -p "$stage/DEBIAN"
@@ -33,7 +34,7 @@ CTL
 	cat >"$stage/DEBIAN/postinst" <<'PI'
 #!/bin/sh
 set -e
-if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
+if [ "$1" = configure ] && [ -z "${DPKG_ROOT:-}" ] && [ -d /run/systemd/system ]; then
 	systemctl daemon-reload >/dev/null 2>&1 || true
 fi
 PI
