@@ -20,12 +20,22 @@ struct ctrl_token {
 	int64_t expires_ms;
 };
 
+/* One queued outbound frame. */
+struct out_frame {
+	struct out_frame *next;
+	size_t n;
+	unsigned char d[];
+};
+
 struct gw_ctrl_conn {
 	struct gw_ctrl_conn *next;
 	char instance_id[24];
 	void *handle;
 	int opened;
 	int64_t since_ms;
+	struct out_frame *out_head;
+	struct out_frame *out_tail;
+	size_t out_bytes;
 };
 
 struct gw_ctrl {
@@ -33,7 +43,23 @@ struct gw_ctrl {
 	struct ctrl_token *tokens;
 	size_t n_tokens;
 	struct gw_ctrl_conn *conns;
+	struct gw_ctrl_hooks hooks[GW_CTRL_MAX_HOOKS];
+	size_t n_hooks;
+	void (*wake)(void *handle);
 };
+
+static void
+conn_free(struct gw_ctrl_conn *conn)
+{
+	struct out_frame *f;
+
+	while (conn->out_head != NULL) {
+		f = conn->out_head->next;
+		free(conn->out_head);
+		conn->out_head = f;
+	}
+	free(conn);
+}
 
 int
 gw_ctrl_new(struct gw_store *st, struct gw_ctrl **out, struct dh_err *err)
@@ -62,7 +88,7 @@ gw_ctrl_free(struct gw_ctrl *c)
 		return;
 	while (c->conns != NULL) {
 		n = c->conns->next;
-		free(c->conns);
+		conn_free(c->conns);
 		c->conns = n;
 	}
 	free(c->tokens);
@@ -202,6 +228,7 @@ gw_ctrl_ws_text(struct gw_ctrl *c, struct gw_ctrl_conn *conn, const void *p,
 	const char *tok = NULL;
 	struct gw_ctrl_conn *o;
 	cJSON *j = NULL;
+	size_t i;
 	int r;
 
 	if (conn->opened)
@@ -224,6 +251,10 @@ gw_ctrl_ws_text(struct gw_ctrl *c, struct gw_ctrl_conn *conn, const void *p,
 	conn->opened = 1;
 	conn->since_ms = now_ms;
 	mark_online(c, conn->instance_id, now_ms);
+	for (i = 0; i < c->n_hooks; i++)
+		if (c->hooks[i].on_open != NULL)
+			c->hooks[i].on_open(c->hooks[i].arg, conn->instance_id,
+			    now_ms);
 	return DH_OK;
 }
 
@@ -235,7 +266,7 @@ gw_ctrl_ws_detach(struct gw_ctrl *c, struct gw_ctrl_conn *conn)
 	for (pp = &c->conns; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == conn) {
 			*pp = conn->next;
-			free(conn);
+			conn_free(conn);
 			return;
 		}
 	}
@@ -261,4 +292,112 @@ gw_ctrl_count(const struct gw_ctrl *c)
 	for (o = c->conns; o != NULL; o = o->next)
 		n += o->opened ? 1 : 0;
 	return n;
+}
+
+int
+gw_ctrl_add_hooks(struct gw_ctrl *c, const struct gw_ctrl_hooks *h)
+{
+	if (c->n_hooks == GW_CTRL_MAX_HOOKS)
+		return DH_E_TOOBIG;
+	c->hooks[c->n_hooks++] = *h;
+	return DH_OK;
+}
+
+void
+gw_ctrl_set_waker(struct gw_ctrl *c, void (*wake)(void *handle))
+{
+	c->wake = wake;
+}
+
+/* The open channel of instance_id, or NULL. */
+static struct gw_ctrl_conn *
+open_conn(const struct gw_ctrl *c, const char *instance_id)
+{
+	struct gw_ctrl_conn *o;
+
+	for (o = c->conns; o != NULL; o = o->next)
+		if (o->opened && strcmp(o->instance_id, instance_id) == 0)
+			return o;
+	return NULL;
+}
+
+int
+gw_ctrl_send(struct gw_ctrl *c, const char *instance_id,
+    const struct dh_mgs_msg *m, struct dh_err *err)
+{
+	struct gw_ctrl_conn *conn = open_conn(c, instance_id);
+	struct out_frame *f;
+	struct dh_buf b;
+	size_t n;
+	int r;
+
+	if (conn == NULL)
+		return dh_err_set(err, DH_E_NOTFOUND, "%s has no open control"
+		    " channel", instance_id);
+	n = dh_mgs_frame_len(m);
+	if (conn->out_bytes + n > GW_CTRL_MAX_OUT)
+		return dh_err_set(err, DH_E_TOOBIG, "control channel queue of"
+		    " %s is full", instance_id);
+	f = malloc(sizeof(*f) + n);
+	if (f == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	dh_buf_init(&b, n);
+	r = dh_mgs_encode(m, &b, err);
+	if (r != DH_OK || b.len != n) {
+		dh_buf_free(&b);
+		free(f);
+		return r != DH_OK ? r : dh_err_set(err, DH_E_FORMAT,
+		    "frame length mismatch");
+	}
+	memcpy(f->d, b.d, n);
+	dh_buf_free(&b);
+	f->n = n;
+	f->next = NULL;
+	if (conn->out_tail != NULL)
+		conn->out_tail->next = f;
+	else
+		conn->out_head = f;
+	conn->out_tail = f;
+	conn->out_bytes += n;
+	if (c->wake != NULL)
+		c->wake(conn->handle);
+	return DH_OK;
+}
+
+int
+gw_ctrl_ws_binary(struct gw_ctrl *c, struct gw_ctrl_conn *conn,
+    const void *p, size_t n, int64_t now_ms, struct dh_err *err)
+{
+	struct dh_mgs_msg m;
+	size_t i;
+	int r;
+
+	if (!conn->opened)
+		return DH_OK;
+	r = dh_mgs_decode(p, n, DH_MGS_DEC_ANY_HL, &m, err);
+	if (r != DH_OK)
+		return r;
+	for (i = 0; i < c->n_hooks; i++)
+		if (c->hooks[i].on_msg != NULL)
+			c->hooks[i].on_msg(c->hooks[i].arg, conn->instance_id,
+			    &m, now_ms);
+	return DH_OK;
+}
+
+int
+gw_ctrl_next_out(struct gw_ctrl_conn *conn, struct dh_buf *out)
+{
+	struct out_frame *f = conn->out_head;
+
+	dh_buf_reset(out);
+	if (f == NULL)
+		return 0;
+	if (dh_buf_put(out, f->d, f->n) != DH_OK)
+		return 0;
+	conn->out_head = f->next;
+	if (conn->out_head == NULL)
+		conn->out_tail = NULL;
+	conn->out_bytes -= f->n;
+	free(f);
+	return 1;
 }

@@ -10,8 +10,16 @@
  * keyed by instance id, holding the transport's opaque handle so later
  * features (sessions, Run Command) can reach an agent.
  *
+ * Messages to an agent (interactive_shell, channel_closed, agent_job, acks)
+ * are queued per connection with gw_ctrl_send (bounded by
+ * GW_CTRL_MAX_QUEUE bytes); the transport is asked for a write opportunity
+ * through the wake function and drains the queue with gw_ctrl_out_peek /
+ * gw_ctrl_out_pop.  Binary messages from an agent are decoded strictly
+ * (dh_mgs) and handed to the listener registered for their MessageType.
+ *
  * Ownership: gw_ctrl borrows the store.  Connections are owned by gw_ctrl
  * and released by gw_ctrl_ws_detach; handles are opaque and borrowed.
+ * Listener and wake contexts are borrowed.
  */
 #ifndef GW_CTRL_H
 #define GW_CTRL_H
@@ -22,12 +30,15 @@
 
 #include "dh_buf.h"
 #include "dh_err.h"
+#include "dh_mgs.h"
 #include "gw_store.h"
 
 #define GW_CTRL_PATH "/v1/control-channel/"
 #define GW_CTRL_TOKEN_TTL_MS (10 * 60 * 1000)
 #define GW_CTRL_MAX_TOKENS 4096
-#define GW_CTRL_MAX_FRAME (64 * 1024)
+#define GW_CTRL_MAX_FRAME (256 * 1024) /* agent_job_reply carries up to 120 KB */
+#define GW_CTRL_MAX_OUT (4 * 1024 * 1024) /* queued outbound bytes per channel */
+#define GW_CTRL_MAX_HOOKS 8
 
 struct gw_ctrl;
 struct gw_ctrl_conn;
@@ -67,5 +78,82 @@ void *gw_ctrl_lookup(const struct gw_ctrl *c, const char *instance_id);
 
 /* Number of opened control channels. */
 size_t gw_ctrl_count(const struct gw_ctrl *c);
+
+/* Asks the transport for a write opportunity on handle. */
+typedef void (*gw_ctrl_wake_fn)(void *ctx, void *handle);
+
+/* A valid binary message m (payload borrowed for the call) from the opened
+ * control channel of instance_id. */
+typedef void (*gw_ctrl_msg_fn)(void *ctx, const char *instance_id,
+    const struct dh_mgs_msg *m, int64_t now_ms);
+
+/* Set the transport's wake function (NULL: none). */
+void gw_ctrl_set_wake(struct gw_ctrl *c, gw_ctrl_wake_fn fn, void *ctx);
+
+/* Route binary messages of MessageType type to fn (one listener per type,
+ * a later call replaces it); DH_E_TOOBIG past GW_CTRL_MAX_LISTENERS. */
+int gw_ctrl_listen(struct gw_ctrl *c, const char *type, gw_ctrl_msg_fn fn,
+    void *ctx, struct dh_err *err);
+
+/* Queue a copy of one encoded frame for instance_id's open control
+ * channel and wake the transport.  DH_E_NOTFOUND when it is not connected,
+ * DH_E_TOOBIG when its queue would pass GW_CTRL_MAX_QUEUE. */
+int gw_ctrl_send(struct gw_ctrl *c, const char *instance_id,
+    const void *frame, size_t n, struct dh_err *err);
+
+/* Build and queue a service message: MessageType type, a fresh MessageId
+ * (copied to *id_out when not NULL), seq 0, Flags 0, PayloadType 0 and the
+ * JSON text payload (non-empty). */
+int gw_ctrl_send_json(struct gw_ctrl *c, const char *instance_id,
+    const char *type, const char *payload, int64_t now_ms,
+    struct dh_uuid *id_out, struct dh_err *err);
+
+/* A complete binary message from the agent on conn: DH_E_STATE before
+ * OpenControlChannel (the caller closes), DH_E_FORMAT / DH_E_SHORT /
+ * DH_E_INTEGRITY for a malformed frame (dropped; the caller may keep the
+ * channel), else dispatched to its listener (or ignored). */
+int gw_ctrl_ws_binary(struct gw_ctrl *c, struct gw_ctrl_conn *conn,
+    const void *p, size_t n, int64_t now_ms, struct dh_err *err);
+
+/* The oldest queued frame of conn: 1 and *p / *n (borrowed until
+ * gw_ctrl_out_pop), or 0 when the queue is empty. */
+int gw_ctrl_out_peek(const struct gw_ctrl_conn *conn, const void **p,
+    size_t *n);
+
+/* Drop the oldest queued frame of conn. */
+void gw_ctrl_out_pop(struct gw_ctrl_conn *conn);
+
+/* Hooks of a feature that talks to agents over the control channel:
+ * on_msg gets every decoded binary MGS frame of an opened channel (payload
+ * valid during the call only), on_open runs when a channel opens (after
+ * OpenControlChannel).  Either may be NULL. */
+struct gw_ctrl_hooks {
+	void (*on_msg)(void *arg, const char *instance_id,
+	    const struct dh_mgs_msg *m, int64_t now_ms);
+	void (*on_open)(void *arg, const char *instance_id, int64_t now_ms);
+	void *arg;
+};
+
+/* Register hooks (copied; at most GW_CTRL_MAX_HOOKS); DH_E_TOOBIG when full. */
+int gw_ctrl_add_hooks(struct gw_ctrl *c, const struct gw_ctrl_hooks *h);
+
+/* The transport's "please call me back when handle is writable" function
+ * (set by the server; NULL in tests: frames then just queue). */
+void gw_ctrl_set_waker(struct gw_ctrl *c, void (*wake)(void *handle));
+
+/* Encode m and queue it on the open channel of instance_id.  DH_E_NOTFOUND
+ * when the instance has no open channel, DH_E_TOOBIG over GW_CTRL_MAX_OUT. */
+int gw_ctrl_send(struct gw_ctrl *c, const char *instance_id,
+    const struct dh_mgs_msg *m, struct dh_err *err);
+
+/* A complete binary message from the agent: decoded with dh_mgs and handed
+ * to every hook's on_msg.  Ignored before the channel opened; DH_E_FORMAT
+ * for an undecodable frame (the caller may keep the channel). */
+int gw_ctrl_ws_binary(struct gw_ctrl *c, struct gw_ctrl_conn *conn,
+    const void *p, size_t n, int64_t now_ms, struct dh_err *err);
+
+/* Move the oldest queued outbound frame of conn into out (reset first);
+ * 1 when a frame was taken, 0 when the queue is empty. */
+int gw_ctrl_next_out(struct gw_ctrl_conn *conn, struct dh_buf *out);
 
 #endif

@@ -664,8 +664,51 @@ on_ws_receive(struct gw_server *s, struct lws *wsi, struct pss *ps,
 		dh_buf_reset(&ps->msg);
 		return -1;
 	}
+	if (lws_frame_is_binary(wsi) && gw_ctrl_ws_binary(s->ctrl, ps->conn,
+	    ps->msg.d, ps->msg.len, dh_time_now_ms(), &e) != DH_OK)
+		dh_info("control channel from %s: frame dropped: %s",
+		    ps->source_ip, dh_log_escape(e.msg, strlen(e.msg), 200, esc,
+		    sizeof(esc)));
 	dh_buf_reset(&ps->msg);
 	return 0;
+}
+
+/* Write the control channel's queued frames (one per callback). */
+static int
+on_ws_writeable(struct lws *wsi, struct pss *ps)
+{
+	struct dh_buf f;
+	unsigned char *b;
+	int m;
+
+	if (ps->conn == NULL)
+		return 0;
+	dh_buf_init(&f, GW_CTRL_MAX_OUT);
+	if (!gw_ctrl_next_out(ps->conn, &f)) {
+		dh_buf_free(&f);
+		return 0;
+	}
+	b = malloc(LWS_PRE + f.len);
+	if (b == NULL) {
+		dh_buf_free(&f);
+		return -1;
+	}
+	memcpy(b + LWS_PRE, f.d, f.len);
+	m = lws_write(wsi, b + LWS_PRE, f.len, LWS_WRITE_BINARY);
+	free(b);
+	if (m < (int)f.len) {
+		dh_buf_free(&f);
+		return -1;
+	}
+	dh_buf_free(&f);
+	lws_callback_on_writable(wsi);
+	return 0;
+}
+
+static void
+wake_ws(void *handle)
+{
+	lws_callback_on_writable((struct lws *)handle);
 }
 
 static int
@@ -695,6 +738,8 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return ps != NULL ? on_ws_filter(s, wsi, ps) : -1;
 	case LWS_CALLBACK_RECEIVE:
 		return on_ws_receive(s, wsi, ps, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		return ps != NULL ? on_ws_writeable(wsi, ps) : 0;
 	case LWS_CALLBACK_CLOSED:
 		if (ps != NULL && ps->conn != NULL) {
 			gw_ctrl_ws_detach(s->ctrl, ps->conn);
@@ -755,6 +800,7 @@ gw_server_new(const struct gw_server_config *cfg, struct gw_server **out,
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
 	s->api = cfg->api;
 	s->ctrl = cfg->ctrl;
+	gw_ctrl_set_waker(s->ctrl, wake_ws);
 	snprintf(s->addr, sizeof(s->addr), "%s", cfg->addr);
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_to_dh);
 	memset(&info, 0, sizeof(info));
