@@ -198,17 +198,19 @@ struct pt_patch_result {
 	char *name;
 	char *arch;
 	char *installed_version;
-	char *available_version;  /* candidate (MISSING/FAILED), else NULL */
-	char *classification;     /* blank (NULL) for INSTALLED_OTHER */
-	char *severity;           /* vendor severity; blank for INSTALLED_OTHER */
-	char *advisory_id;
-	char *repository;
+	char *available_version;  /* candidate update when one exists */
+	char *classification;     /* rpm advisory type, only for MISSING/FAILED
+	                           * (blank for INSTALLED_OTHER as AWS does) */
+	char *severity;           /* vendor severity, only for MISSING/FAILED */
+	char *advisory_id;        /* only for MISSING/FAILED */
+	char *repository;         /* candidate's repository, when one exists */
 	char **cves;              /* only for MISSING/FAILED */
 	size_t n_cves;
 	int64_t installed_time;   /* epoch seconds, 0 unknown */
 	enum pt_state state;
 	enum pt_level level;      /* ComplianceLevel of the approving rule/list */
 	int security;             /* candidate is a security update */
+	int held;                 /* deb: selection "hold" (still MISSING) */
 	int rule;                 /* approving rule index, -1 list, -2 none */
 };
 
