@@ -11,15 +11,14 @@
  * features (sessions, Run Command) can reach an agent.
  *
  * Messages to an agent (interactive_shell, channel_closed, agent_job, acks)
- * are queued per connection with gw_ctrl_send (bounded by
- * GW_CTRL_MAX_QUEUE bytes); the transport is asked for a write opportunity
- * through the wake function and drains the queue with gw_ctrl_out_peek /
- * gw_ctrl_out_pop.  Binary messages from an agent are decoded strictly
- * (dh_mgs) and handed to the listener registered for their MessageType.
+ * are queued per connection with gw_ctrl_send (bounded by GW_CTRL_MAX_OUT
+ * bytes); the transport is asked for a write opportunity through the waker
+ * and drains the queue with gw_ctrl_next_out.  Binary messages from an
+ * agent are decoded (dh_mgs) and handed to every registered hook.
  *
  * Ownership: gw_ctrl borrows the store.  Connections are owned by gw_ctrl
  * and released by gw_ctrl_ws_detach; handles are opaque and borrowed.
- * Listener and wake contexts are borrowed.
+ * Hook arguments are borrowed.
  */
 #ifndef GW_CTRL_H
 #define GW_CTRL_H
@@ -78,50 +77,6 @@ void *gw_ctrl_lookup(const struct gw_ctrl *c, const char *instance_id);
 
 /* Number of opened control channels. */
 size_t gw_ctrl_count(const struct gw_ctrl *c);
-
-/* Asks the transport for a write opportunity on handle. */
-typedef void (*gw_ctrl_wake_fn)(void *ctx, void *handle);
-
-/* A valid binary message m (payload borrowed for the call) from the opened
- * control channel of instance_id. */
-typedef void (*gw_ctrl_msg_fn)(void *ctx, const char *instance_id,
-    const struct dh_mgs_msg *m, int64_t now_ms);
-
-/* Set the transport's wake function (NULL: none). */
-void gw_ctrl_set_wake(struct gw_ctrl *c, gw_ctrl_wake_fn fn, void *ctx);
-
-/* Route binary messages of MessageType type to fn (one listener per type,
- * a later call replaces it); DH_E_TOOBIG past GW_CTRL_MAX_LISTENERS. */
-int gw_ctrl_listen(struct gw_ctrl *c, const char *type, gw_ctrl_msg_fn fn,
-    void *ctx, struct dh_err *err);
-
-/* Queue a copy of one encoded frame for instance_id's open control
- * channel and wake the transport.  DH_E_NOTFOUND when it is not connected,
- * DH_E_TOOBIG when its queue would pass GW_CTRL_MAX_QUEUE. */
-int gw_ctrl_send(struct gw_ctrl *c, const char *instance_id,
-    const void *frame, size_t n, struct dh_err *err);
-
-/* Build and queue a service message: MessageType type, a fresh MessageId
- * (copied to *id_out when not NULL), seq 0, Flags 0, PayloadType 0 and the
- * JSON text payload (non-empty). */
-int gw_ctrl_send_json(struct gw_ctrl *c, const char *instance_id,
-    const char *type, const char *payload, int64_t now_ms,
-    struct dh_uuid *id_out, struct dh_err *err);
-
-/* A complete binary message from the agent on conn: DH_E_STATE before
- * OpenControlChannel (the caller closes), DH_E_FORMAT / DH_E_SHORT /
- * DH_E_INTEGRITY for a malformed frame (dropped; the caller may keep the
- * channel), else dispatched to its listener (or ignored). */
-int gw_ctrl_ws_binary(struct gw_ctrl *c, struct gw_ctrl_conn *conn,
-    const void *p, size_t n, int64_t now_ms, struct dh_err *err);
-
-/* The oldest queued frame of conn: 1 and *p / *n (borrowed until
- * gw_ctrl_out_pop), or 0 when the queue is empty. */
-int gw_ctrl_out_peek(const struct gw_ctrl_conn *conn, const void **p,
-    size_t *n);
-
-/* Drop the oldest queued frame of conn. */
-void gw_ctrl_out_pop(struct gw_ctrl_conn *conn);
 
 /* Hooks of a feature that talks to agents over the control channel:
  * on_msg gets every decoded binary MGS frame of an opened channel (payload
