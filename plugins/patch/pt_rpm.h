@@ -71,6 +71,19 @@ int pt_rpm_md_parse_repomd(const void *p, size_t n, char **primary_href,
 int pt_rpm_md_load_file(struct pt_rpm_md *md, const char *kind,
     const char *repo_id, const char *path, struct dh_err *err);
 
+/* Restrict md to the names installed in inv: from now on only packages and
+ * advisory entries with those names are kept (what bounds a scan's memory). */
+int pt_rpm_md_keep_only(struct pt_rpm_md *md, const struct pt_inventory *inv,
+    struct dh_err *err);
+
+/* Load every repository cache under root (var/cache/dnf/<repo>/repodata,
+ * var/cache/libdnf5, var/cache/yum/.../<repo>, var/cache/zypp/raw/<alias>)
+ * into md, in repository-id order; *n_repos (may be NULL) gets the number
+ * of cache directories found.  A repository whose primary file is missing
+ * is skipped; an unreadable or malformed file fails with its path in err. */
+int pt_rpm_md_load_root(struct pt_rpm_md *md, const char *root,
+    size_t *n_repos, struct dh_err *err);
+
 /* Number of available packages and advisories held by md. */
 size_t pt_rpm_md_n_pkgs(const struct pt_rpm_md *md);
 size_t pt_rpm_md_n_advisories(const struct pt_rpm_md *md);
@@ -79,6 +92,17 @@ size_t pt_rpm_md_n_advisories(const struct pt_rpm_md *md);
  * candidate choice and advisory inheritance as described above. */
 int pt_rpm_md_resolve(const struct pt_rpm_md *md, struct pt_inventory *inv,
     struct dh_err *err);
+
+/* Seconds since the epoch (UTC) of an updateinfo/primary date: all-digit
+ * epoch seconds, "YYYY-MM-DD", "YYYY-MM-DD HH:MM" or "YYYY-MM-DD HH:MM:SS"
+ * (anything after that is ignored); 0 when unparsable. */
+int64_t pt_rpm_parse_date(const char *s);
+
+/* Locate the rpm database under root: *dbpath (caller frees) is the
+ * directory as seen inside the root ("/var/lib/rpm"...), *backend the
+ * rpm _db_backend for it (static string: sqlite, ndb, bdb_ro).
+ * DH_E_NOTFOUND when there is none. */
+int pt_rpm_find_db(const char *root, char **dbpath, const char **backend);
 
 /* Parse `rpm -qa` output in the queryformat pt_rpm_scan uses (one package
  * per line: NAME ARCH EPOCHNUM VERSION RELEASE INSTALLTIME SOURCERPM, fields
