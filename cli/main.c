@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli_scan.h"
 #include "cli_sigv4.h"
 
 struct command {
@@ -16,6 +17,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "scan", cli_scan_main, cli_scan_usage,
+	    "scan packages and report patch compliance against a baseline" },
 	{ "sigv4", cli_sigv4_main, cli_sigv4_usage,
 	    "sign or verify a raw HTTP request with AWS SigV4 (debugging)" },
 };
