@@ -1469,18 +1469,20 @@ all_digits(const char *s)
 }
 
 /* Is one list entry naming this package at version evr?  u, when given,
- * is the update whose advisory/CVE ids count (approvals only). */
+ * is the update whose advisory/CVE ids count; approving selects the
+ * ApprovedPatches reading (all-digit entries are Bugzilla ids). */
 static int
 entry_match(int family, const char *e, const struct pt_pkg *p,
-    const char *evr, const struct pt_update *u)
+    const char *evr, const struct pt_update *u, int approving)
 {
 	size_t i;
 
 	if (family == PT_FAMILY_DEB)
 		return strcmp(e, p->name) == 0;
+	/* An all-digit approval is a Bugzilla id; the model carries none. */
+	if (approving && all_digits(e))
+		return 0;
 	if (u != NULL) {
-		if (all_digits(e))
-			return 0; /* Bugzilla id: the model carries none */
 		if (u->advisory_id != NULL && strcasecmp(e, u->advisory_id) == 0)
 			return 1;
 		for (i = 0; i < u->n_cves; i++)
@@ -1492,12 +1494,12 @@ entry_match(int family, const char *e, const struct pt_pkg *p,
 
 static int
 list_match(int family, char *const *list, size_t n, const struct pt_pkg *p,
-    const char *evr, const struct pt_update *u)
+    const char *evr, const struct pt_update *u, int approving)
 {
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (entry_match(family, list[i], p, evr, u))
+		if (entry_match(family, list[i], p, evr, u, approving))
 			return 1;
 	return 0;
 }
@@ -1565,7 +1567,7 @@ approve_update(const struct pt_baseline *b, int family,
 		}
 	}
 	if ((sec || b->approved_enable_non_security) &&
-	    list_match(family, b->approved, b->n_approved, p, u->version, u)) {
+	    list_match(family, b->approved, b->n_approved, p, u->version, u, 1)) {
 		by_list = 1;
 		if (!by_rule)
 			*rule = -1;
@@ -1601,7 +1603,7 @@ approve_installed(const struct pt_baseline *b, int family,
 		}
 	}
 	if (list_match(family, b->approved, b->n_approved, p, p->version,
-	    NULL)) {
+	    NULL, 1)) {
 		if (!ok)
 			*rule = -1;
 		*level = max_level(*level, b->approved_level);
@@ -1707,14 +1709,14 @@ eval_one(const struct pt_baseline *b, int family,
 	enum pt_level level = PT_LEVEL_UNSPECIFIED;
 	int rule = -2;
 
-	pr->security = u != NULL && update_is_security(family, u);
+	pr->security = u != NULL && u->security;
 	if (list_match(family, b->rejected, b->n_rejected, p, p->version,
-	    NULL)) {
+	    NULL, 0)) {
 		pr->state = b->rejected_action == PT_REJECT_BLOCK ?
 		    PT_STATE_INSTALLED_REJECTED : PT_STATE_INSTALLED_OTHER;
 	} else if (u != NULL && u->version != NULL &&
 	    !list_match(family, b->rejected, b->n_rejected, p, u->version,
-	    NULL) &&
+	    NULL, 0) &&
 	    approve_update(b, family, inv, p, u, o->now, &rule, &level)) {
 		pr->state = name_in(p->name, o->failed, o->n_failed) ?
 		    PT_STATE_FAILED : PT_STATE_MISSING;
