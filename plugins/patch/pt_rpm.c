@@ -1109,6 +1109,7 @@ feed_file(struct xctx *x, const char *path, struct dh_err *err)
 {
 	struct archive *a;
 	struct archive_entry *ent;
+	struct stat st;
 	unsigned char *buf;
 	la_ssize_t got;
 	uint64_t total = 0;
@@ -1120,10 +1121,19 @@ feed_file(struct xctx *x, const char *path, struct dh_err *err)
 		rc = dh_err_set(err, DH_E_NOMEM, "%s: out of memory", path);
 		goto out;
 	}
+	if (stat(path, &st) != 0) {
+		rc = dh_err_set(err, DH_E_IO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (st.st_size == 0) {
+		rc = dh_err_set(err, DH_E_FORMAT, "%s: empty file", path);
+		goto out;
+	}
 	archive_read_support_filter_all(a);
 	archive_read_support_format_raw(a);
+	/* The file exists: failing to open it now means bad compression. */
 	if (archive_read_open_filename(a, path, XML_CHUNK) != ARCHIVE_OK) {
-		rc = dh_err_set(err, DH_E_IO, "%s: %s", path,
+		rc = dh_err_set(err, DH_E_FORMAT, "%s: %s", path,
 		    archive_error_string(a) != NULL ? archive_error_string(a) :
 		    "cannot open");
 		goto out;
