@@ -22,6 +22,7 @@ struct gw_api {
 	struct gw_ctrl *ctrl;
 	char region[64];
 	char account[16];
+	char *state_dir;
 };
 
 /* What one call resolved to, for audit and error rendering. */
@@ -50,6 +51,13 @@ gw_api_new(const struct gw_api_config *cfg, struct gw_api **out,
 	a->ctrl = cfg->ctrl;
 	snprintf(a->region, sizeof(a->region), "%s", cfg->region);
 	snprintf(a->account, sizeof(a->account), "%s", cfg->account);
+	if (cfg->state_dir != NULL) {
+		a->state_dir = strdup(cfg->state_dir);
+		if (a->state_dir == NULL) {
+			free(a);
+			return dh_err_set(err, DH_E_NOMEM, "out of memory");
+		}
+	}
 	*out = a;
 	return DH_OK;
 }
@@ -57,6 +65,8 @@ gw_api_new(const struct gw_api_config *cfg, struct gw_api **out,
 void
 gw_api_free(struct gw_api *api)
 {
+	if (api != NULL)
+		free(api->state_dir);
 	free(api);
 }
 
@@ -327,6 +337,7 @@ handle_json(struct gw_api *api, const struct gw_api_req *req,
 	ctx.account = api->account;
 	ctx.who = &c->who;
 	ctx.now_ms = now_ms;
+	ctx.state_dir = api->state_dir;
 	gw_ssm_resource(&ctx, op, c->params, resource, sizeof(resource));
 	if (authorize(api, c, op->action, resource) != 0)
 		return;

@@ -40,6 +40,7 @@ struct gw_api_config {
 	struct gw_ctrl *ctrl;     /* borrowed */
 	const char *region;       /* copied */
 	const char *account;      /* copied, 12 digits */
+	const char *state_dir;    /* copied; NULL: no KMS master key, no S3 */
 };
 
 /* A request as received (all borrowed).  path is the raw path, query the

@@ -5,6 +5,8 @@
  */
 #include <string.h>
 
+#include "gw_kms.h"
+#include "gw_logs.h"
 #include "gw_ssm.h"
 
 struct op_table {
@@ -14,6 +16,8 @@ struct op_table {
 
 static const struct op_table tables[] = {
 	{ gw_ssm_ops, &gw_ssm_n_ops },
+	{ gw_logs_ops, &gw_logs_n_ops },
+	{ gw_kms_ops, &gw_kms_n_ops },
 };
 
 const struct gw_ssm_op *

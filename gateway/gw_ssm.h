@@ -62,6 +62,7 @@ struct gw_ssm_ctx {
 	const char *account;
 	const struct gw_principal *who;   /* NULL or kind ANONYMOUS for anon */
 	int64_t now_ms;
+	const char *state_dir;            /* gateway state dir (KMS master key) */
 };
 
 struct gw_ssm_result {

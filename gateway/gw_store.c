@@ -91,6 +91,36 @@ static const char *const migrations[] = {
 	" execution_id TEXT NOT NULL, task_id TEXT NOT NULL,"
 	" command_id TEXT NOT NULL, doc TEXT NOT NULL,"
 	" start_ms INTEGER NOT NULL);",
+	/* 3: CloudWatch Logs, S3 and KMS (gw_logs, gw_s3, gw_kms) */
+	"CREATE TABLE log_groups (name TEXT PRIMARY KEY, kms_key_id TEXT,"
+	" retention_days INTEGER NOT NULL, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE log_streams (grp TEXT NOT NULL, name TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL, first_event_ms INTEGER,"
+	" last_event_ms INTEGER, last_ingest_ms INTEGER,"
+	" stored_bytes INTEGER NOT NULL DEFAULT 0, seq INTEGER NOT NULL DEFAULT 0,"
+	" last_token_in TEXT, last_batch_hash TEXT, PRIMARY KEY (grp, name));"
+	"CREATE TABLE log_events (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	" grp TEXT NOT NULL, stream TEXT NOT NULL, ts INTEGER NOT NULL,"
+	" ingest_ms INTEGER NOT NULL, message TEXT NOT NULL);"
+	"CREATE INDEX log_events_stream ON log_events (grp, stream, ts, id);"
+	"CREATE INDEX log_events_group ON log_events (grp, ts, id);"
+	"CREATE TABLE s3_buckets (name TEXT PRIMARY KEY, region TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL, sse_algo TEXT, sse_kms_key TEXT,"
+	" bucket_key INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE s3_objects (bucket TEXT NOT NULL, key TEXT NOT NULL,"
+	" size INTEGER NOT NULL, etag TEXT NOT NULL, content_type TEXT NOT NULL,"
+	" modified_ms INTEGER NOT NULL, file TEXT NOT NULL, sse_algo TEXT,"
+	" sse_kms_key TEXT, PRIMARY KEY (bucket, key));"
+	"CREATE TABLE s3_uploads (id TEXT PRIMARY KEY, bucket TEXT NOT NULL,"
+	" key TEXT NOT NULL, content_type TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL, sse_algo TEXT, sse_kms_key TEXT);"
+	"CREATE TABLE s3_parts (upload_id TEXT NOT NULL, part INTEGER NOT NULL,"
+	" size INTEGER NOT NULL, etag TEXT NOT NULL, file TEXT NOT NULL,"
+	" modified_ms INTEGER NOT NULL, PRIMARY KEY (upload_id, part));"
+	"CREATE TABLE kms_keys (id TEXT PRIMARY KEY, description TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL, state TEXT NOT NULL, wrapped BLOB NOT NULL);"
+	"CREATE TABLE kms_aliases (name TEXT PRIMARY KEY, key_id TEXT NOT NULL,"
+	" created_ms INTEGER NOT NULL);",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -278,6 +278,7 @@ cmd_serve(int argc, char **argv)
 		acfg.ctrl = ctrl;
 		acfg.region = region;
 		acfg.account = account;
+		acfg.state_dir = state;
 		r = gw_api_new(&acfg, &api, &err);
 	}
 	if (r == DH_OK) {
