@@ -121,6 +121,22 @@ static const char *const migrations[] = {
 	" created_ms INTEGER NOT NULL, state TEXT NOT NULL, wrapped BLOB NOT NULL);"
 	"CREATE TABLE kms_aliases (name TEXT PRIMARY KEY, key_id TEXT NOT NULL,"
 	" created_ms INTEGER NOT NULL);",
+	/* 4: SSM documents and Session Manager sessions (gw_docs, gw_session) */
+	"CREATE TABLE document_meta (name TEXT PRIMARY KEY,"
+	" default_version INTEGER NOT NULL, latest_version INTEGER NOT NULL,"
+	" owner TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+	"CREATE TABLE documents (name TEXT NOT NULL, version INTEGER NOT NULL,"
+	" content TEXT NOT NULL, doc_type TEXT NOT NULL, doc_format TEXT NOT NULL,"
+	" version_name TEXT NOT NULL, target_type TEXT NOT NULL,"
+	" hash TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+	" PRIMARY KEY (name, version));"
+	"CREATE TABLE sessions (id TEXT PRIMARY KEY, target TEXT NOT NULL,"
+	" owner TEXT NOT NULL, document_name TEXT NOT NULL, reason TEXT NOT NULL,"
+	" status TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL,"
+	" idle_ms INTEGER NOT NULL, max_ms INTEGER NOT NULL,"
+	" max_duration TEXT NOT NULL, details TEXT NOT NULL,"
+	" s3_url TEXT NOT NULL, cw_url TEXT NOT NULL);"
+	"CREATE INDEX sessions_start ON sessions (start_ms);",
 };
 
 #define N_MIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))

@@ -26,7 +26,7 @@
 
 #include "dh_err.h"
 
-#define GW_STORE_SCHEMA_VERSION 3
+#define GW_STORE_SCHEMA_VERSION 4
 
 struct gw_store;
 
