@@ -40,6 +40,7 @@
 
 struct gw_ssm_ctx;
 struct gw_ssm_result;
+struct gw_session;
 
 /* An operation handler: (context, request object) -> result.  Returns 0, or
  * DH_E_NOMEM / DH_E_IO when the store failed (res then holds an error). */
@@ -63,6 +64,8 @@ struct gw_ssm_ctx {
 	const struct gw_principal *who;   /* NULL or kind ANONYMOUS for anon */
 	int64_t now_ms;
 	const char *state_dir;            /* gateway state dir (KMS master key) */
+	struct gw_session *sessions;      /* Session Manager (gw_session.h); may be NULL */
+	const char *host;                 /* request Host header; may be NULL */
 };
 
 struct gw_ssm_result {
