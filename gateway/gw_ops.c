@@ -7,6 +7,7 @@
 
 #include "gw_kms.h"
 #include "gw_logs.h"
+#include "gw_patch.h"
 #include "gw_ssm.h"
 
 struct op_table {
@@ -16,6 +17,7 @@ struct op_table {
 
 static const struct op_table tables[] = {
 	{ gw_ssm_ops, &gw_ssm_n_ops },
+	{ gw_patch_ops, &gw_patch_n_ops },
 	{ gw_logs_ops, &gw_logs_n_ops },
 	{ gw_kms_ops, &gw_kms_n_ops },
 };
