@@ -691,6 +691,17 @@ gw_relay_start(struct gw_relay *r, const struct gw_relay_info *info,
 }
 
 int
+gw_relay_adopt(struct gw_relay *r, const struct gw_relay_info *info,
+    int64_t now_ms, struct dh_err *err)
+{
+	if (find(r, info->id) != NULL || gw_relay_status_final(info->status))
+		return DH_OK;
+	if (add(r, info, now_ms) == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	return DH_OK;
+}
+
+int
 gw_relay_resume(struct gw_relay *r, const char *sid, int64_t now_ms,
     char token[65], struct dh_err *err)
 {

@@ -193,6 +193,11 @@ int gw_relay_start(struct gw_relay *r, const struct gw_relay_info *info,
     const char *shell_payload, int64_t now_ms, char token[65],
     struct dh_err *err);
 
+/* Keep a stored live session (after a gateway restart) so its timeouts
+ * run even if no leg ever comes back; no-op when already kept. */
+int gw_relay_adopt(struct gw_relay *r, const struct gw_relay_info *info,
+    int64_t now_ms, struct dh_err *err);
+
 /* ResumeSession: a fresh client token for a live session (rebuilt from the
  * record after a gateway restart).  DH_E_NOTFOUND when unknown, DH_E_STATE
  * when it already ended. */
