@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli_scan.h"
+#include "cli_session.h"
 #include "cli_sigv4.h"
 
 struct command {
@@ -17,6 +18,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "session", cli_session_main, cli_session_usage,
+	    "start an interactive shell session on a managed node" },
 	{ "scan", cli_scan_main, cli_scan_usage,
 	    "scan packages and report patch compliance against a baseline" },
 	{ "sigv4", cli_sigv4_main, cli_sigv4_usage,

@@ -1,0 +1,1288 @@
+/*
+ * cli_session: `deckhand session start` (see cli_session.h).  The only
+ * printing happens here (this is top-level CLI code): the session's output
+ * goes to stdout, diagnostics and the plugin-style messages to stdout /
+ * stderr as session-manager-plugin does.
+ */
+#define _GNU_SOURCE
+#include "cli_session.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libwebsockets.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "dh_aws.h"
+#include "dh_buf.h"
+#include "dh_enc.h"
+#include "dh_hash.h"
+#include "dh_http.h"
+#include "dh_json.h"
+#include "dh_log.h"
+#include "dh_mgs.h"
+#include "dh_mgsrel.h"
+#include "dh_time.h"
+#include "dh_uuid.h"
+#include "ss_handshake.h"
+#include "ss_kms.h"
+
+#define PROTO "deckhand-session"
+#define FILE_MAX (1024 * 1024)
+#define IN_CHUNK (64 * 1024)
+#define FRAME_MAX (8 * 1024 * 1024)
+#define TOKEN_MAX 8192
+#define URL_MAX 2048
+#define RESUME_TRIES 8
+/* The data-channel feature level we implement: the agent gates behaviour
+ * on the plugin's version (mgs-protocol.md section 11), so we report the
+ * plugin release whose protocol this client follows. */
+#define CLIENT_VERSION "1.2.677.0"
+#define DOC_DEFAULT "SSM-SessionManagerRunShell"
+
+/* ---------------------------------------------------------------- INI */
+
+static void
+trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' ||
+	    (*e)[-1] == '\r'))
+		(*e)--;
+}
+
+int
+cli_session_ini_get(const char *p, size_t n, const char *section,
+    const char *key, char *out, size_t outsz)
+{
+	const char *end = p + n, *line = p, *nl, *s, *e, *eq;
+	int in = 0;
+
+	if (outsz > 0)
+		out[0] = '\0';
+	while (line < end) {
+		nl = memchr(line, '\n', (size_t)(end - line));
+		if (nl == NULL)
+			nl = end;
+		s = line;
+		e = nl;
+		line = nl < end ? nl + 1 : end;
+		trim(&s, &e);
+		if (s == e || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[') {
+			const char *a = s + 1, *b = memchr(s, ']',
+			    (size_t)(e - s));
+
+			if (b == NULL) {
+				in = 0;
+				continue;
+			}
+			trim(&a, &b);
+			in = (size_t)(b - a) == strlen(section) &&
+			    memcmp(a, section, (size_t)(b - a)) == 0;
+			continue;
+		}
+		if (!in)
+			continue;
+		eq = memchr(s, '=', (size_t)(e - s));
+		if (eq == NULL)
+			continue;
+		{
+			const char *ks = s, *ke = eq, *vs = eq + 1, *ve = e;
+
+			trim(&ks, &ke);
+			trim(&vs, &ve);
+			if ((size_t)(ke - ks) != strlen(key) ||
+			    memcmp(ks, key, (size_t)(ke - ks)) != 0)
+				continue;
+			if ((size_t)(ve - vs) >= outsz)
+				return DH_E_TOOBIG;
+			memcpy(out, vs, (size_t)(ve - vs));
+			out[ve - vs] = '\0';
+			return DH_OK;
+		}
+	}
+	return DH_E_NOTFOUND;
+}
+
+/* Read a whole small file into b (bounded). */
+static int
+read_file(const char *path, struct dh_buf *b)
+{
+	char chunk[4096];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = DH_OK;
+
+	if (fd < 0)
+		return DH_E_NOTFOUND;
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		if (dh_buf_put(b, chunk, (size_t)n) != DH_OK) {
+			rc = DH_E_TOOBIG;
+			break;
+		}
+	if (n < 0)
+		rc = DH_E_IO;
+	close(fd);
+	return rc;
+}
+
+/* ----------------------------------------------------------- settings */
+
+struct opts {
+	const char *target;
+	const char *endpoint;
+	const char *profile;
+	const char *region;
+	const char *document;
+	const char *parameters;
+	const char *reason;
+};
+
+struct creds {
+	char access[256];
+	char secret[256];
+	char token[4096];
+	char region[64];
+};
+
+static int
+home_path(const char *env, const char *rel, char *out, size_t outsz)
+{
+	const char *v = getenv(env), *home = getenv("HOME");
+
+	if (v != NULL && v[0] != '\0')
+		return (size_t)snprintf(out, outsz, "%s", v) < outsz ? 0 : -1;
+	if (home == NULL || home[0] == '\0')
+		return -1;
+	return (size_t)snprintf(out, outsz, "%s/%s", home, rel) < outsz ? 0 :
+	    -1;
+}
+
+static int
+load_creds(const struct opts *o, struct creds *c)
+{
+	const char *ak = getenv("AWS_ACCESS_KEY_ID");
+	const char *sk = getenv("AWS_SECRET_ACCESS_KEY");
+	const char *st = getenv("AWS_SESSION_TOKEN");
+	const char *profile = o->profile;
+	const char *r;
+	char path[1024], section[300];
+	struct dh_buf f;
+
+	memset(c, 0, sizeof(*c));
+	if (profile == NULL || profile[0] == '\0')
+		profile = getenv("AWS_PROFILE");
+	if (profile == NULL || profile[0] == '\0')
+		profile = "default";
+	dh_buf_init_secret(&f, FILE_MAX);
+	if (o->profile == NULL && ak != NULL && ak[0] != '\0' && sk != NULL &&
+	    sk[0] != '\0') {
+		snprintf(c->access, sizeof(c->access), "%s", ak);
+		snprintf(c->secret, sizeof(c->secret), "%s", sk);
+		snprintf(c->token, sizeof(c->token), "%s", st != NULL ? st : "");
+	} else if (home_path("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials",
+	    path, sizeof(path)) == 0 && read_file(path, &f) == DH_OK) {
+		(void)cli_session_ini_get((const char *)f.d, f.len, profile,
+		    "aws_access_key_id", c->access, sizeof(c->access));
+		(void)cli_session_ini_get((const char *)f.d, f.len, profile,
+		    "aws_secret_access_key", c->secret, sizeof(c->secret));
+		(void)cli_session_ini_get((const char *)f.d, f.len, profile,
+		    "aws_session_token", c->token, sizeof(c->token));
+	}
+	dh_buf_free(&f);
+	r = o->region;
+	if (r == NULL || r[0] == '\0')
+		r = getenv("AWS_REGION");
+	if (r == NULL || r[0] == '\0')
+		r = getenv("AWS_DEFAULT_REGION");
+	if (r != NULL && r[0] != '\0')
+		snprintf(c->region, sizeof(c->region), "%s", r);
+	else if (home_path("AWS_CONFIG_FILE", ".aws/config", path,
+	    sizeof(path)) == 0) {
+		dh_buf_init(&f, FILE_MAX);
+		if (read_file(path, &f) == DH_OK) {
+			if (strcmp(profile, "default") == 0)
+				snprintf(section, sizeof(section), "default");
+			else
+				snprintf(section, sizeof(section), "profile %s",
+				    profile);
+			(void)cli_session_ini_get((const char *)f.d, f.len,
+			    section, "region", c->region, sizeof(c->region));
+		}
+		dh_buf_free(&f);
+	}
+	if (c->access[0] == '\0' || c->secret[0] == '\0') {
+		fprintf(stderr, "deckhand: no AWS credentials (set"
+		    " AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or configure"
+		    " profile %s)\n", profile);
+		return -1;
+	}
+	if (c->region[0] == '\0') {
+		fprintf(stderr, "deckhand: no region (use --region or"
+		    " AWS_REGION)\n");
+		return -1;
+	}
+	(void)dh_log_secret_add(c->secret);
+	if (c->token[0] != '\0')
+		(void)dh_log_secret_add(c->token);
+	return 0;
+}
+
+/* ----------------------------------------------------------- terminal */
+
+static struct termios g_saved;
+static int g_raw;
+static int g_stdin_flags = -1, g_stdout_flags = -1;
+
+static void
+term_restore(void)
+{
+	if (g_raw) {
+		(void)tcsetattr(0, TCSAFLUSH, &g_saved);
+		g_raw = 0;
+	}
+	if (g_stdin_flags >= 0)
+		(void)fcntl(0, F_SETFL, g_stdin_flags);
+	if (g_stdout_flags >= 0)
+		(void)fcntl(1, F_SETFL, g_stdout_flags);
+}
+
+static void
+term_raw(void)
+{
+	struct termios t;
+
+	g_stdin_flags = fcntl(0, F_GETFL);
+	g_stdout_flags = fcntl(1, F_GETFL);
+	if (!isatty(0) || tcgetattr(0, &g_saved) != 0)
+		return;
+	t = g_saved;
+	cfmakeraw(&t);
+	if (tcsetattr(0, TCSAFLUSH, &t) == 0)
+		g_raw = 1;
+}
+
+/* ------------------------------------------------------------ session */
+
+enum cstate { C_WAIT = 0, C_RUNNING, C_DONE };
+
+struct outq {
+	struct outq *next;
+	int binary;
+	size_t len;
+	unsigned char data[];
+};
+
+struct client {
+	struct opts o;
+	struct creds cr;
+	struct dh_http_client *http;
+	struct dh_aws_client aws;
+	char ssm_url[URL_MAX];
+	char kms_url[URL_MAX];
+	char sid[256];
+	char stream_url[URL_MAX];
+	struct dh_buf token;              /* secret */
+	char client_id[DH_UUID_STRLEN + 1];
+	int tls;
+	char host[256], hostport[300], path[URL_MAX];
+	int port;
+	struct lws_context *ctx;
+	struct lws_vhost *vh;
+	struct lws *ws, *in_wsi;
+	int ws_up;
+	struct outq *head, *tail;
+	size_t outq_bytes;
+	struct dh_buf rx;
+	struct dh_buf sbuf;
+	struct dh_mgsrel *rel;
+	struct ss_kms kms;
+	int kms_on;
+	int state;
+	int stdin_eof;
+	int resumes;
+	int exit_code;
+	int finish;
+	unsigned char *ibuf;
+	lws_sorted_usec_list_t sul_rel, sul_conn;
+};
+
+static volatile sig_atomic_t g_winch, g_term, g_intr;
+static struct lws_context *volatile g_ctx;
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGWINCH)
+		g_winch = 1;
+	else if (sig == SIGINT)
+		g_intr = 1;
+	else
+		g_term = 1;
+	if (g_ctx != NULL)
+		lws_cancel_service(g_ctx);
+}
+
+static int64_t
+now_ms(void)
+{
+	return dh_time_mono_ms();
+}
+
+static void pump(struct client *c);
+static void connect_cb(lws_sorted_usec_list_t *sul);
+
+static void
+done(struct client *c, int code)
+{
+	if (c->state == C_DONE)
+		return;
+	c->state = C_DONE;
+	c->exit_code = code;
+	c->finish = 1;
+	lws_cancel_service(c->ctx);
+}
+
+static void
+outq_clear(struct client *c)
+{
+	struct outq *q;
+
+	while (c->head != NULL) {
+		q = c->head;
+		c->head = q->next;
+		free(q);
+	}
+	c->tail = NULL;
+	c->outq_bytes = 0;
+}
+
+static int
+outq_push(struct client *c, int binary, const void *p, size_t n, int front)
+{
+	struct outq *q = malloc(sizeof(*q) + LWS_PRE + n);
+
+	if (q == NULL)
+		return DH_E_NOMEM;
+	q->binary = binary;
+	q->len = n;
+	memcpy(q->data + LWS_PRE, p, n);
+	if (front) {
+		q->next = c->head;
+		c->head = q;
+		if (c->tail == NULL)
+			c->tail = q;
+	} else {
+		q->next = NULL;
+		if (c->tail != NULL)
+			c->tail->next = q;
+		else
+			c->head = q;
+		c->tail = q;
+	}
+	c->outq_bytes += n;
+	return DH_OK;
+}
+
+/* Write all of p to stdout (which may share a non-blocking tty). */
+static void
+out_write(const void *pv, size_t n)
+{
+	const unsigned char *p = pv;
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(1, p, n);
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			struct pollfd pf = { 1, POLLOUT, 0 };
+
+			(void)poll(&pf, 1, 1000);
+		} else
+			return;
+	}
+}
+
+static int
+rel_send(struct client *c, uint32_t ptype, const void *p, size_t n)
+{
+	struct dh_err e;
+	int rc = dh_mgsrel_send(c->rel, ptype, p, n, now_ms(), &e);
+
+	if (rc != DH_OK && c->state != C_DONE) {
+		term_restore();
+		fprintf(stderr, "\r\ndeckhand: cannot send: %s\r\n", e.msg);
+	}
+	return rc;
+}
+
+static void
+send_size(struct client *c)
+{
+	struct winsize ws;
+	struct dh_buf b;
+	uint32_t cols = 300, rows = 100;
+
+	if (isatty(1) && ioctl(1, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+		cols = ws.ws_col;
+		rows = ws.ws_row;
+	}
+	dh_buf_init(&b, 128);
+	if (dh_mgs_size_build(cols, rows, &b, NULL) == DH_OK)
+		(void)rel_send(c, DH_MGS_PT_SIZE, b.d, b.len);
+	dh_buf_free(&b);
+}
+
+static int
+adopt_stdin(struct client *c)
+{
+	lws_sock_file_fd_type u;
+
+	memset(&u, 0, sizeof(u));
+	u.filefd = 0;
+	c->in_wsi = lws_adopt_descriptor_vhost(c->vh, LWS_ADOPT_RAW_FILE_DESC,
+	    u, PROTO, NULL);
+	if (c->in_wsi == NULL)
+		return DH_E_IO;
+	lws_set_opaque_user_data(c->in_wsi, c);
+	return DH_OK;
+}
+
+static void
+start_running(struct client *c)
+{
+	if (c->state != C_WAIT)
+		return;
+	c->state = C_RUNNING;
+	send_size(c);
+	if (!c->stdin_eof && adopt_stdin(c) != DH_OK)
+		c->stdin_eof = 1;
+}
+
+static void
+send_input(struct client *c, const unsigned char *p, size_t n)
+{
+	struct dh_err e;
+
+	if (!c->kms_on) {
+		(void)rel_send(c, DH_MGS_PT_OUTPUT, p, n);
+		return;
+	}
+	dh_buf_reset(&c->sbuf);
+	if (ss_kms_seal(&c->kms, p, n, &c->sbuf, &e) == DH_OK)
+		(void)rel_send(c, DH_MGS_PT_OUTPUT, c->sbuf.d, c->sbuf.len);
+}
+
+static void
+stdin_readable(struct client *c)
+{
+	ssize_t n;
+
+	if (c->state != C_RUNNING || !dh_mgsrel_can_send(c->rel, IN_CHUNK +
+	    SS_KMS_OVERHEAD) || c->outq_bytes > 4u * 1024 * 1024) {
+		lws_rx_flow_control(c->in_wsi, 0);
+		return;
+	}
+	n = read(0, c->ibuf, IN_CHUNK);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		c->stdin_eof = 1;
+		lws_set_opaque_user_data(c->in_wsi, NULL);
+		lws_set_timeout(c->in_wsi, PENDING_TIMEOUT_USER_OK,
+		    LWS_TO_KILL_ASYNC);
+		c->in_wsi = NULL;
+		return;
+	}
+	send_input(c, c->ibuf, (size_t)n);
+	pump(c);
+}
+
+/* ---------------------------------------------------------- handshake */
+
+static int
+generate_data_key(struct client *c, const char *key_id,
+    struct ss_hs_response *r, unsigned char dk[SS_KMS_DATAKEY_LEN],
+    char *why, size_t whysz)
+{
+	cJSON *req = cJSON_CreateObject(), *ctx, *resp = NULL;
+	const cJSON *ct, *pt;
+	struct dh_aws_error ae;
+	struct dh_buf plain, blob;
+	struct dh_err e;
+	int rc = -1;
+
+	dh_buf_init_secret(&plain, 256);
+	dh_buf_init(&blob, SS_HS_CT_MAX);
+	dh_err_clear(&e);
+	if (req == NULL || cJSON_AddStringToObject(req, "KeyId", key_id) ==
+	    NULL || cJSON_AddNumberToObject(req, "NumberOfBytes", 64) == NULL ||
+	    (ctx = cJSON_AddObjectToObject(req, "EncryptionContext")) == NULL ||
+	    cJSON_AddStringToObject(ctx, "aws:ssm:SessionId", c->sid) == NULL ||
+	    cJSON_AddStringToObject(ctx, "aws:ssm:TargetId", c->o.target) ==
+	    NULL) {
+		snprintf(why, whysz, "out of memory");
+		goto out;
+	}
+	memset(&ae, 0, sizeof(ae));
+	if (dh_aws_json_call(&c->aws, c->kms_url, "kms", c->cr.region,
+	    "TrentService.GenerateDataKey", req, &resp, &ae, &e) != DH_OK) {
+		snprintf(why, whysz, "GenerateDataKey: %s", e.msg);
+		goto out;
+	}
+	ct = cJSON_GetObjectItem(resp, "CiphertextBlob");
+	pt = cJSON_GetObjectItem(resp, "Plaintext");
+	if (!cJSON_IsString(ct) || !cJSON_IsString(pt) ||
+	    dh_b64_decode(pt->valuestring, strlen(pt->valuestring), &plain) !=
+	    DH_OK || plain.len != SS_KMS_DATAKEY_LEN ||
+	    dh_b64_decode(ct->valuestring, strlen(ct->valuestring), &blob) !=
+	    DH_OK || blob.len == 0) {
+		snprintf(why, whysz, "GenerateDataKey: unusable answer");
+		goto out;
+	}
+	memcpy(dk, plain.d, SS_KMS_DATAKEY_LEN);
+	memcpy(r->kms_ct, blob.d, blob.len);
+	r->kms_ct_len = blob.len;
+	rc = 0;
+out:
+	if (resp != NULL) {
+		cJSON *p = cJSON_GetObjectItem(resp, "Plaintext");
+
+		if (cJSON_IsString(p))
+			dh_wipe(p->valuestring, strlen(p->valuestring));
+	}
+	cJSON_Delete(resp);
+	cJSON_Delete(req);
+	dh_buf_free(&plain);
+	dh_buf_free(&blob);
+	return rc;
+}
+
+static void
+on_hs_request(struct client *c, const unsigned char *p, size_t n)
+{
+	static struct ss_hs_response r;
+	struct ss_hs_request q;
+	unsigned char dk[SS_KMS_DATAKEY_LEN];
+	struct dh_buf b;
+	struct dh_err e;
+
+	dh_buf_init(&b, SS_HS_JSON_MAX);
+	memset(&r, 0, sizeof(r));
+	snprintf(r.client_version, sizeof(r.client_version), "%s",
+	    CLIENT_VERSION);
+	if (ss_hs_request_parse(p, n, &q, &e) != DH_OK) {
+		term_restore();
+		fprintf(stderr, "deckhand: bad HandshakeRequest: %s\n", e.msg);
+		done(c, 1);
+		goto out;
+	}
+	if (q.session_type[0] != '\0') {
+		r.has_session_type = 1;
+		r.session_type_status = strcmp(q.session_type, "Port") == 0 ?
+		    SS_HS_STATUS_UNSUPPORTED : SS_HS_STATUS_SUCCESS;
+		if (r.session_type_status != SS_HS_STATUS_SUCCESS)
+			snprintf(r.error, sizeof(r.error),
+			    "session type %s is not supported by deckhand",
+			    q.session_type);
+	}
+	if (q.kms) {
+		r.has_kms = 1;
+		if (generate_data_key(c, q.kms_key_id, &r, dk, r.error,
+		    sizeof(r.error)) == 0 &&
+		    ss_kms_init(&c->kms, SS_KMS_CLIENT, dk, &e) == DH_OK)
+			r.kms_status = SS_HS_STATUS_SUCCESS;
+		else
+			r.kms_status = SS_HS_STATUS_FAILED;
+		dh_wipe(dk, sizeof(dk));
+	}
+	if (ss_hs_response_build(&r, &b, &e) == DH_OK)
+		(void)rel_send(c, DH_MGS_PT_HS_RESPONSE, b.d, b.len);
+	if (r.has_kms && r.kms_status != SS_HS_STATUS_SUCCESS) {
+		term_restore();
+		fprintf(stderr, "deckhand: session encryption failed: %s\n",
+		    r.error);
+	}
+out:
+	dh_wipe(&r, sizeof(r));
+	dh_buf_free(&b);
+}
+
+static void
+on_challenge(struct client *c, const unsigned char *p, size_t n)
+{
+	struct dh_buf blob, plain, sealed, msg;
+	struct dh_err e;
+
+	dh_buf_init(&blob, SS_HS_BLOB_MAX);
+	dh_buf_init_secret(&plain, SS_HS_BLOB_MAX);
+	dh_buf_init(&sealed, SS_HS_BLOB_MAX);
+	dh_buf_init(&msg, 2 * SS_HS_BLOB_MAX);
+	if (ss_hs_challenge_parse(p, n, &blob, &e) != DH_OK ||
+	    ss_kms_open(&c->kms, blob.d, blob.len, &plain, &e) != DH_OK ||
+	    ss_kms_seal(&c->kms, plain.d, plain.len, &sealed, &e) != DH_OK ||
+	    ss_hs_challenge_build(sealed.d, sealed.len, &msg, &e) != DH_OK) {
+		term_restore();
+		fprintf(stderr, "deckhand: encryption challenge failed: %s\n",
+		    e.msg);
+	} else
+		(void)rel_send(c, DH_MGS_PT_ENC_CHALLENGE_RESP, msg.d, msg.len);
+	dh_buf_free(&blob);
+	dh_buf_free(&plain);
+	dh_buf_free(&sealed);
+	dh_buf_free(&msg);
+}
+
+static void
+on_hs_complete(struct client *c, const unsigned char *p, size_t n)
+{
+	char msg[SS_HS_MSG_MAX];
+	int64_t ns;
+
+	if (ss_hs_complete_parse(p, n, &ns, msg, sizeof(msg), NULL) == DH_OK &&
+	    msg[0] != '\0') {
+		out_write(msg, strlen(msg));
+		out_write("\r\n", 2);
+	}
+	c->kms_on = c->kms.seal_ctx != NULL;
+	start_running(c);
+}
+
+/* -------------------------------------------------------- dispatching */
+
+static void
+on_data(struct client *c, const struct dh_mgs_msg *m)
+{
+	struct dh_err e;
+
+	switch (m->ptype) {
+	case DH_MGS_PT_HS_REQUEST:
+		on_hs_request(c, m->payload, m->payload_len);
+		return;
+	case DH_MGS_PT_ENC_CHALLENGE_REQ:
+		on_challenge(c, m->payload, m->payload_len);
+		return;
+	case DH_MGS_PT_HS_COMPLETE:
+		on_hs_complete(c, m->payload, m->payload_len);
+		return;
+	case DH_MGS_PT_OUTPUT:
+	case DH_MGS_PT_STDERR:
+	case DH_MGS_PT_EXITCODE:
+		if (c->state == C_WAIT)
+			start_running(c);
+		if (!c->kms_on) {
+			out_write(m->payload, m->payload_len);
+			return;
+		}
+		dh_buf_reset(&c->sbuf);
+		if (ss_kms_open(&c->kms, m->payload, m->payload_len, &c->sbuf,
+		    &e) == DH_OK)
+			out_write(c->sbuf.d, c->sbuf.len);
+		return;
+	default:
+		return;
+	}
+}
+
+static void
+on_closed(struct client *c, const struct dh_mgs_msg *m)
+{
+	cJSON *j = NULL;
+	const cJSON *o;
+	char line[1024];
+
+	term_restore();
+	if (dh_json_parse(m->payload, m->payload_len, 64 * 1024, &j, NULL) ==
+	    DH_OK && (o = cJSON_GetObjectItem(j, "Output")) != NULL &&
+	    cJSON_IsString(o) && o->valuestring[0] != '\0')
+		snprintf(line, sizeof(line), "\n\nSessionId: %.200s : %.700s\n\n",
+		    c->sid, o->valuestring);
+	else
+		snprintf(line, sizeof(line),
+		    "\n\nExiting session with sessionId: %s.\n\n", c->sid);
+	cJSON_Delete(j);
+	out_write(line, strlen(line));
+	done(c, 0);
+}
+
+static void
+rel_cb(lws_sorted_usec_list_t *sul)
+{
+	struct client *c = lws_container_of(sul, struct client, sul_rel);
+
+	(void)dh_mgsrel_tick(c->rel, now_ms());
+	pump(c);
+}
+
+static void
+pump(struct client *c)
+{
+	struct dh_mgsrel_ev ev;
+	int64_t dl;
+
+	while (c->state != C_DONE && dh_mgsrel_next(c->rel, &ev)) {
+		switch (ev.kind) {
+		case DH_MGSREL_EV_FRAME:
+			if (c->ws_up)
+				(void)outq_push(c, 1, ev.frame, ev.frame_len, 0);
+			break;
+		case DH_MGSREL_EV_DATA:
+			on_data(c, &ev.msg);
+			break;
+		case DH_MGSREL_EV_MESSAGE:
+			if (dh_mgs_is(&ev.msg, DH_MGS_T_CHANNEL_CLOSED))
+				on_closed(c, &ev.msg);
+			break;
+		default:
+			break;
+		}
+	}
+	if (c->state == C_DONE)
+		return;
+	dl = dh_mgsrel_deadline(c->rel);
+	if (dl >= 0) {
+		int64_t d = dl - now_ms();
+
+		lws_sul_schedule(c->ctx, 0, &c->sul_rel, rel_cb,
+		    (lws_usec_t)(d < 0 ? 0 : d) * 1000);
+	}
+	if (c->ws != NULL && c->head != NULL)
+		lws_callback_on_writable(c->ws);
+	if (c->in_wsi != NULL && c->state == C_RUNNING &&
+	    dh_mgsrel_can_send(c->rel, IN_CHUNK + SS_KMS_OVERHEAD) &&
+	    c->outq_bytes < 1024u * 1024)
+		lws_rx_flow_control(c->in_wsi, 1);
+}
+
+/* ---------------------------------------------------------- transport */
+
+static int
+parse_stream_url(struct client *c)
+{
+	const char *u = c->stream_url, *h, *slash, *colon;
+	long port;
+	size_t hn;
+	char *e;
+
+	if (strncmp(u, "wss://", 6) == 0) {
+		c->tls = 1;
+		h = u + 6;
+		port = 443;
+	} else if (strncmp(u, "ws://", 5) == 0) {
+		c->tls = 0;
+		h = u + 5;
+		port = 80;
+	} else
+		return -1;
+	slash = strchr(h, '/');
+	if (slash == NULL)
+		slash = h + strlen(h);
+	colon = memchr(h, ':', (size_t)(slash - h));
+	hn = (size_t)((colon != NULL ? colon : slash) - h);
+	if (hn == 0 || hn >= sizeof(c->host) || h[0] == '[')
+		return -1;
+	memcpy(c->host, h, hn);
+	c->host[hn] = '\0';
+	if (colon != NULL) {
+		port = strtol(colon + 1, &e, 10);
+		if (e != slash || port <= 0 || port > 65535)
+			return -1;
+	}
+	c->port = (int)port;
+	if ((c->tls && port == 443) || (!c->tls && port == 80))
+		snprintf(c->hostport, sizeof(c->hostport), "%s", c->host);
+	else
+		snprintf(c->hostport, sizeof(c->hostport), "%s:%ld", c->host,
+		    port);
+	snprintf(c->path, sizeof(c->path), "%s", *slash != '\0' ? slash : "/");
+	return 0;
+}
+
+/* StartSession or ResumeSession. */
+static int
+ssm_call(struct client *c, int resume)
+{
+	cJSON *req = cJSON_CreateObject(), *resp = NULL, *params = NULL;
+	const cJSON *sid, *tok, *url;
+	struct dh_aws_error ae;
+	struct dh_err e;
+	int rc = -1;
+
+	dh_err_clear(&e);
+	memset(&ae, 0, sizeof(ae));
+	if (req == NULL)
+		goto out;
+	if (resume) {
+		if (cJSON_AddStringToObject(req, "SessionId", c->sid) == NULL)
+			goto out;
+	} else {
+		if (cJSON_AddStringToObject(req, "Target", c->o.target) == NULL)
+			goto out;
+		if (c->o.document != NULL && cJSON_AddStringToObject(req,
+		    "DocumentName", c->o.document) == NULL)
+			goto out;
+		if (c->o.reason != NULL && cJSON_AddStringToObject(req,
+		    "Reason", c->o.reason) == NULL)
+			goto out;
+		if (c->o.parameters != NULL) {
+			if (dh_json_parse(c->o.parameters,
+			    strlen(c->o.parameters), 64 * 1024, &params, &e) !=
+			    DH_OK || !cJSON_IsObject(params)) {
+				fprintf(stderr, "deckhand: --parameters must be"
+				    " a JSON object: %s\n", e.msg);
+				cJSON_Delete(params);
+				goto out;
+			}
+			cJSON_AddItemToObject(req, "Parameters", params);
+		}
+	}
+	if (dh_aws_json_call(&c->aws, c->ssm_url, "ssm", c->cr.region,
+	    resume ? "AmazonSSM.ResumeSession" : "AmazonSSM.StartSession", req,
+	    &resp, &ae, &e) != DH_OK) {
+		term_restore();
+		fprintf(stderr, "deckhand: %s: %s\n", resume ? "ResumeSession" :
+		    "StartSession", e.msg);
+		goto out;
+	}
+	sid = cJSON_GetObjectItem(resp, "SessionId");
+	tok = cJSON_GetObjectItem(resp, "TokenValue");
+	url = cJSON_GetObjectItem(resp, "StreamUrl");
+	if (!cJSON_IsString(tok) || strlen(tok->valuestring) > TOKEN_MAX) {
+		fprintf(stderr, "deckhand: %s answer has no usable TokenValue\n",
+		    resume ? "ResumeSession" : "StartSession");
+		goto out;
+	}
+	if (resume && tok->valuestring[0] == '\0') {
+		term_restore();
+		fprintf(stderr, "Session: %s timed out.\n", c->sid);
+		goto out;
+	}
+	if (!resume && (!cJSON_IsString(sid) || !cJSON_IsString(url) ||
+	    strlen(sid->valuestring) >= sizeof(c->sid) ||
+	    strlen(url->valuestring) >= sizeof(c->stream_url))) {
+		fprintf(stderr, "deckhand: StartSession answer incomplete\n");
+		goto out;
+	}
+	if (!resume) {
+		snprintf(c->sid, sizeof(c->sid), "%s", sid->valuestring);
+		snprintf(c->stream_url, sizeof(c->stream_url), "%s",
+		    url->valuestring);
+	}
+	dh_buf_reset(&c->token);
+	if (dh_buf_put_str(&c->token, tok->valuestring) != DH_OK)
+		goto out;
+	dh_wipe(tok->valuestring, strlen(tok->valuestring));
+	rc = 0;
+out:
+	cJSON_Delete(resp);
+	cJSON_Delete(req);
+	return rc;
+}
+
+static int
+open_frame(struct client *c, struct dh_buf *out)
+{
+	cJSON *j = cJSON_CreateObject(), *tv;
+	struct dh_uuid u;
+	char uid[DH_UUID_STRLEN + 1];
+	int rc = DH_E_NOMEM;
+
+	if (dh_uuid_v4(&u) != DH_OK) {
+		cJSON_Delete(j);
+		return DH_E_CRYPTO;
+	}
+	dh_uuid_fmt(&u, uid);
+	if (j != NULL &&
+	    cJSON_AddStringToObject(j, "MessageSchemaVersion", "1.0") != NULL &&
+	    cJSON_AddStringToObject(j, "RequestId", uid) != NULL &&
+	    cJSON_AddStringToObject(j, "TokenValue", dh_buf_cstr(&c->token)) !=
+	    NULL &&
+	    cJSON_AddStringToObject(j, "ClientId", c->client_id) != NULL &&
+	    cJSON_AddStringToObject(j, "ClientVersion", CLIENT_VERSION) != NULL)
+		rc = dh_json_print(j, out);
+	tv = j != NULL ? cJSON_GetObjectItemCaseSensitive(j, "TokenValue") :
+	    NULL;
+	if (cJSON_IsString(tv))
+		dh_wipe(tv->valuestring, strlen(tv->valuestring));
+	cJSON_Delete(j);
+	return rc;
+}
+
+static void
+connect_cb(lws_sorted_usec_list_t *sul)
+{
+	struct client *c = lws_container_of(sul, struct client, sul_conn);
+	struct lws_client_connect_info ci;
+
+	if (c->ws != NULL || c->state == C_DONE)
+		return;
+	if (c->resumes > 0 && ssm_call(c, 1) != 0) {
+		done(c, 1);
+		return;
+	}
+	memset(&ci, 0, sizeof(ci));
+	ci.context = c->ctx;
+	ci.vhost = c->vh;
+	ci.address = c->host;
+	ci.port = c->port;
+	ci.ssl_connection = c->tls ? LCCSCF_USE_SSL : 0;
+	ci.path = c->path;
+	ci.host = c->hostport;
+	ci.local_protocol_name = PROTO;
+	ci.opaque_user_data = c;
+	ci.pwsi = &c->ws;
+	outq_clear(c);
+	dh_buf_reset(&c->rx);
+	if (lws_client_connect_via_info(&ci) == NULL) {
+		c->ws = NULL;
+		term_restore();
+		fprintf(stderr, "deckhand: cannot connect to %s\n", c->hostport);
+		done(c, 1);
+	}
+}
+
+static void
+ws_down(struct client *c, const char *why)
+{
+	long d;
+
+	c->ws = NULL;
+	c->ws_up = 0;
+	outq_clear(c);
+	if (c->state == C_DONE)
+		return;
+	if (++c->resumes > RESUME_TRIES) {
+		term_restore();
+		fprintf(stderr, "\r\ndeckhand: data channel lost (%s)\r\n", why);
+		done(c, 1);
+		return;
+	}
+	d = 100L << (c->resumes < 6 ? c->resumes : 6);
+	lws_sul_schedule(c->ctx, 0, &c->sul_conn, connect_cb,
+	    (lws_usec_t)(d > 5000 ? 5000 : d) * 1000);
+}
+
+static int
+ws_writeable(struct client *c, struct lws *wsi)
+{
+	struct outq *q = c->head;
+	int n, text;
+
+	if (q == NULL)
+		return 0;
+	text = !q->binary;
+	n = lws_write(wsi, q->data + LWS_PRE, q->len, q->binary ?
+	    LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+	if (n < (int)q->len)
+		return -1;
+	c->head = q->next;
+	if (c->head == NULL)
+		c->tail = NULL;
+	c->outq_bytes -= q->len;
+	free(q);
+	if (text && !c->ws_up) {
+		c->ws_up = 1;
+		c->resumes = 0;
+		(void)dh_mgsrel_tick(c->rel, now_ms());
+		pump(c);
+	}
+	if (c->head != NULL)
+		lws_callback_on_writable(wsi);
+	else if (c->in_wsi != NULL && c->state == C_RUNNING)
+		lws_rx_flow_control(c->in_wsi, 1);
+	return 0;
+}
+
+static int
+ws_receive(struct client *c, struct lws *wsi, const void *in, size_t len)
+{
+	struct dh_err e;
+
+	if (lws_is_first_fragment(wsi))
+		dh_buf_reset(&c->rx);
+	if (dh_buf_put(&c->rx, in, len) != DH_OK)
+		return -1;
+	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)
+	    != 0)
+		return 0;
+	(void)dh_mgsrel_feed(c->rel, c->rx.d, c->rx.len, now_ms(), &e);
+	dh_buf_reset(&c->rx);
+	pump(c);
+	return 0;
+}
+
+static int
+client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct client *c = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
+	struct dh_buf b;
+	char why[200];
+	int rc;
+
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		c = lws_context_user(lws_get_context(wsi));
+		if (c == NULL || c->state == C_DONE)
+			return 0;
+		if (g_winch && c->state == C_RUNNING) {
+			g_winch = 0;
+			send_size(c);
+			pump(c);
+		}
+		if (g_intr && c->state == C_RUNNING) {
+			g_intr = 0;
+			send_input(c, (const unsigned char *)"\x03", 1);
+			pump(c);
+		}
+		return 0;
+	}
+	if (c == NULL)
+		return 0;
+	switch (reason) {
+	case LWS_CALLBACK_CLIENT_ESTABLISHED:
+		dh_buf_init_secret(&b, TOKEN_MAX + 1024);
+		rc = open_frame(c, &b);
+		if (rc == DH_OK)
+			rc = outq_push(c, 0, b.d, b.len, 1);
+		dh_buf_free(&b);
+		if (rc != DH_OK)
+			return -1;
+		lws_callback_on_writable(wsi);
+		return 0;
+	case LWS_CALLBACK_CLIENT_RECEIVE:
+		return ws_receive(c, wsi, in, len);
+	case LWS_CALLBACK_CLIENT_WRITEABLE:
+		return ws_writeable(c, wsi);
+	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+		snprintf(why, sizeof(why), "%s", in != NULL ?
+		    (const char *)in : "connection error");
+		lws_set_opaque_user_data(wsi, NULL);
+		ws_down(c, why);
+		return 0;
+	case LWS_CALLBACK_CLIENT_CLOSED:
+		lws_set_opaque_user_data(wsi, NULL);
+		ws_down(c, "connection closed");
+		return 0;
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi == c->in_wsi)
+			stdin_readable(c);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (wsi == c->in_wsi)
+			c->in_wsi = NULL;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static const struct lws_protocols protocols[] = {
+	{ PROTO, client_cb, 0, 256 * 1024, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+static void
+lws_quiet(int level, const char *line)
+{
+	(void)level;
+	(void)line;
+}
+
+static int
+setup(struct client *c)
+{
+	struct lws_context_creation_info ci;
+	struct dh_http_config hc;
+	struct dh_mgsrel_cfg rc;
+	struct dh_uuid u;
+	struct dh_err e;
+	const char *ca = getenv("AWS_CA_BUNDLE");
+	const char *kms = getenv("AWS_ENDPOINT_URL_KMS");
+
+	dh_err_clear(&e);
+	if (ca != NULL && ca[0] == '\0')
+		ca = NULL;
+	if (c->o.endpoint != NULL)
+		snprintf(c->ssm_url, sizeof(c->ssm_url), "%s", c->o.endpoint);
+	else
+		snprintf(c->ssm_url, sizeof(c->ssm_url),
+		    "https://ssm.%s.amazonaws.com", c->cr.region);
+	if (kms != NULL && kms[0] != '\0')
+		snprintf(c->kms_url, sizeof(c->kms_url), "%s", kms);
+	else if (c->o.endpoint != NULL)
+		snprintf(c->kms_url, sizeof(c->kms_url), "%s", c->o.endpoint);
+	else
+		snprintf(c->kms_url, sizeof(c->kms_url),
+		    "https://kms.%s.amazonaws.com", c->cr.region);
+	memset(&hc, 0, sizeof(hc));
+	hc.ca_file = ca;
+	hc.user_agent = "deckhand/" DH_VERSION;
+	hc.timeout_ms = 30000;
+	if (dh_http_client_new(&hc, &c->http, &e) != DH_OK) {
+		fprintf(stderr, "deckhand: %s\n", e.msg);
+		return -1;
+	}
+	dh_aws_client_init(&c->aws, c->http);
+	c->aws.creds.access_key = c->cr.access;
+	c->aws.creds.secret_key = c->cr.secret;
+	c->aws.creds.session_token = c->cr.token[0] != '\0' ? c->cr.token :
+	    NULL;
+	if (dh_uuid_v4(&u) != DH_OK)
+		return -1;
+	dh_uuid_fmt(&u, c->client_id);
+	dh_mgsrel_cfg_default(&rc, DH_MGSREL_CLIENT);
+	rc.wall_offset_ms = dh_time_now_ms() - dh_time_mono_ms();
+	if (dh_mgsrel_new(&rc, now_ms(), &c->rel, &e) != DH_OK) {
+		fprintf(stderr, "deckhand: %s\n", e.msg);
+		return -1;
+	}
+	lws_set_log_level(LLL_ERR, lws_quiet);
+	memset(&ci, 0, sizeof(ci));
+	ci.port = CONTEXT_PORT_NO_LISTEN;
+	ci.protocols = protocols;
+	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+	ci.client_ssl_ca_filepath = ca;
+	ci.user = c;
+	c->ctx = lws_create_context(&ci);
+	if (c->ctx == NULL) {
+		fprintf(stderr, "deckhand: cannot set up TLS (CA bundle %s)\n",
+		    ca != NULL ? ca : "system");
+		return -1;
+	}
+	c->vh = lws_get_vhost_by_name(c->ctx, "default");
+	return c->vh != NULL ? 0 : -1;
+}
+
+static int
+session_start(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "target", required_argument, NULL, 't' },
+		{ "endpoint-url", required_argument, NULL, 'e' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "document-name", required_argument, NULL, 'd' },
+		{ "parameters", required_argument, NULL, 'P' },
+		{ "reason", required_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sigaction sa;
+	struct client *c;
+	int ch, code = 1;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return 1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 't': c->o.target = optarg; break;
+		case 'e': c->o.endpoint = optarg; break;
+		case 'p': c->o.profile = optarg; break;
+		case 'r': c->o.region = optarg; break;
+		case 'd': c->o.document = optarg; break;
+		case 'P': c->o.parameters = optarg; break;
+		case 'R': c->o.reason = optarg; break;
+		default:
+			cli_session_usage();
+			free(c);
+			return 2;
+		}
+	}
+	if (optind != argc || c->o.target == NULL) {
+		cli_session_usage();
+		free(c);
+		return 2;
+	}
+	dh_buf_init_secret(&c->token, TOKEN_MAX + 1);
+	dh_buf_init(&c->rx, FRAME_MAX);
+	dh_buf_init(&c->sbuf, FRAME_MAX);
+	c->ibuf = malloc(IN_CHUNK);
+	if (c->ibuf == NULL || load_creds(&c->o, &c->cr) != 0 ||
+	    setup(c) != 0 || ssm_call(c, 0) != 0)
+		goto out;
+	if (parse_stream_url(c) != 0) {
+		fprintf(stderr, "deckhand: unusable StreamUrl %.200s\n",
+		    c->stream_url);
+		goto out;
+	}
+	printf("\nStarting session with SessionId: %s\n", c->sid);
+	fflush(stdout);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGWINCH, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	g_ctx = c->ctx;
+	atexit(term_restore);
+	term_raw();
+	lws_sul_schedule(c->ctx, 0, &c->sul_conn, connect_cb, 0);
+	while (!c->finish && !g_term)
+		if (lws_service(c->ctx, 0) < 0)
+			break;
+	term_restore();
+	if (g_term && !c->finish)
+		fprintf(stderr, "\ndeckhand: interrupted\n");
+	code = c->finish ? c->exit_code : 1;
+out:
+	term_restore();
+	g_ctx = NULL;
+	if (c->ctx != NULL) {
+		lws_sul_cancel(&c->sul_rel);
+		lws_sul_cancel(&c->sul_conn);
+		lws_context_destroy(c->ctx);
+	}
+	outq_clear(c);
+	dh_mgsrel_free(c->rel);
+	dh_http_client_free(c->http);
+	ss_kms_clear(&c->kms);
+	dh_buf_free(&c->token);
+	dh_buf_free(&c->rx);
+	dh_buf_free(&c->sbuf);
+	dh_wipe(&c->cr, sizeof(c->cr));
+	free(c->ibuf);
+	free(c);
+	return code;
+}
+
+void
+cli_session_usage(void)
+{
+	printf("usage: deckhand session start --target INSTANCE-ID"
+	    " [--endpoint-url URL]\n"
+	    "                              [--profile P] [--region R]"
+	    " [--document-name D]\n"
+	    "                              [--parameters JSON] [--reason"
+	    " TEXT]\n"
+	    "Opens an interactive shell on a managed node (like aws ssm"
+	    " start-session).\n"
+	    "Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/"
+	    "AWS_SESSION_TOKEN], or\n"
+	    "the profile in AWS_SHARED_CREDENTIALS_FILE / ~/.aws/credentials;"
+	    " CA: AWS_CA_BUNDLE.\n");
+}
+
+int
+cli_session_main(int argc, char **argv)
+{
+	if (argc >= 2 && strcmp(argv[1], "start") == 0)
+		return session_start(argc - 1, argv + 1);
+	cli_session_usage();
+	return 2;
+}
