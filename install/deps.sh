@@ -7,7 +7,8 @@ PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libssl-dev libwebsockets-dev libcjson-dev libarchive-dev
 libsqlite3-dev libexpat1-dev libcmocka-dev
 python3 python3-pytest python3-botocore python3-boto3 python3-cryptography
-awscli openssl ca-certificates dpkg-dev rpm procps time groff-base"
+awscli openssl ca-certificates dpkg-dev rpm procps time groff-base
+createrepo-c dnf"
 
 missing=""
 for p in $PKGS; do
