@@ -9,6 +9,7 @@
 #include "cli_scan.h"
 #include "cli_session.h"
 #include "cli_sigv4.h"
+#include "cli_transcript.h"
 
 struct command {
 	const char *name;
@@ -24,6 +25,8 @@ static const struct command commands[] = {
 	    "scan packages and report patch compliance against a baseline" },
 	{ "sigv4", cli_sigv4_main, cli_sigv4_usage,
 	    "sign or verify a raw HTTP request with AWS SigV4 (debugging)" },
+	{ "transcript", cli_transcript_main, cli_transcript_usage,
+	    "verify, replay or export audited session transcripts" },
 };
 
 static void

@@ -20,6 +20,7 @@
  * --s3-bucket B [--s3-prefix P] [--s3-enc].  Exit 0 on success, 1 on a
  * failed operation, 2 on usage errors.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -280,6 +281,36 @@ env_creds(void *arg, struct ss_creds *out, struct dh_err *err)
 	return DH_OK;
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1 when no session directory is left in the spool. */
+static int
+spool_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int empty = 1;
+
+	if (d == NULL)
+		return 1;
+	for (;;) {
+		de = readdir(d);
+		if (de == NULL)
+			break;
+		if (de->d_name[0] != '.')
+			empty = 0;
+	}
+	closedir(d);
+	return empty;
+}
+
 static int
 do_ship(const struct opts *o)
 {
@@ -287,6 +318,7 @@ do_ship(const struct opts *o)
 	struct ss_shipper *s = NULL;
 	struct ss_shipper_stats st;
 	struct dh_err err;
+	int64_t t_end;
 	int rc;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -305,7 +337,19 @@ do_ship(const struct opts *o)
 		fprintf(stderr, "ss_feed: %s\n", err.msg);
 		return 1;
 	}
-	rc = ss_shipper_drain(s, o->timeout_ms, &err);
+	/* Until the spool holds no session at all (a live session is shipped
+	 * as far as it goes, so one drain may return before it is sealed). */
+	t_end = mono_ms() + o->timeout_ms;
+	for (;;) {
+		rc = ss_shipper_drain(s, o->timeout_ms, &err);
+		if (rc != DH_OK || spool_empty(o->spool))
+			break;
+		if (mono_ms() >= t_end) {
+			rc = dh_err_set(&err, DH_E_TIMEOUT, "spool not empty");
+			break;
+		}
+		usleep(50000);
+	}
 	ss_shipper_stats(s, &st);
 	ss_shipper_stop(s);
 	printf("{\"rc\": %d, \"records_shipped\": %" PRIu64 ", \"cw_events\": "
