@@ -90,8 +90,9 @@ test_resize(void **state)
 	assert_int_equal(write(p.master, "\n", 1), 1);
 	assert_true(read_until(&p, "done", buf, sizeof(buf)));
 	assert_non_null(strstr(buf, "50 132"));
-	ss_pty_close(&p, 2000);
+	assert_int_equal(ss_pty_reaped(&p, 1), 1);
 	assert_int_equal(ss_pty_exit_code(p.wstatus), 0);
+	ss_pty_close(&p, 0);
 }
 
 static void
@@ -203,8 +204,9 @@ test_run_as_nobody(void **state)
 	assert_true(read_until(&p, "tty-ok", buf, sizeof(buf)));
 	assert_non_null(strstr(buf, "who=nobody"));
 	assert_null(strstr(buf, "uid=0"));
-	ss_pty_close(&p, 2000);
+	assert_int_equal(ss_pty_reaped(&p, 1), 1);
 	assert_int_equal(ss_pty_exit_code(p.wstatus), 0);
+	ss_pty_close(&p, 0);
 }
 
 int
