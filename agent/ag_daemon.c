@@ -27,6 +27,7 @@
 #include "dh_mgs.h"
 #include "dh_time.h"
 #include "dh_uuid.h"
+#include "ss_worker.h"
 
 #define URL_MAX 600
 #define MIN_REFRESH_S 5
@@ -42,8 +43,11 @@ struct ag_daemon {
 	struct dh_aws_client aws;
 	struct lws_context *ctx;
 	struct ag_ctrl *ctrl;
+	struct ss_worker_mgr *sessions;
 	char ssm_url[URL_MAX];
 	char mgs_url[URL_MAX];
+	char kms_url[URL_MAX];
+	char spool_dir[URL_MAX];
 	char proxy_addr[256];
 	unsigned proxy_port;
 	struct ag_backoff creds_bo;
@@ -51,6 +55,7 @@ struct ag_daemon {
 	lws_sorted_usec_list_t sul_creds;
 	lws_sorted_usec_list_t sul_hb;
 	lws_sorted_usec_list_t sul_wd;
+	lws_sorted_usec_list_t sul_sess;
 	uint64_t wd_usec;
 	int have_creds;
 	int started;
@@ -163,6 +168,9 @@ apply_config(struct ag_daemon *d, struct dh_err *err)
 		    d->id.endpoint, region, d->mgs_url, sizeof(d->mgs_url),
 		    err);
 	if (rc == DH_OK)
+		rc = ag_config_endpoint(&d->cfg, AG_SVC_KMS, d->id.endpoint,
+		    region, d->kms_url, sizeof(d->kms_url), err);
+	if (rc == DH_OK)
 		rc = parse_proxy(d, effective_proxy(d), err);
 	if (rc != DH_OK)
 		return rc;
@@ -222,6 +230,98 @@ check_fingerprint(struct ag_daemon *d, struct dh_err *err)
 	return DH_OK;
 }
 
+/* ----------------------------------------------------------- sessions */
+
+/* 1 when the environment variable name is set to 1/true/yes. */
+static int
+env_flag(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
+	    strcasecmp(v, "yes") == 0);
+}
+
+/* Session settings from the agent's config, identity and environment
+ * (DECKHAND_SESSION_*: ALLOW_ROOT, SSM_USER_SUDO, LOG_INPUT, FAIL_CLOSED,
+ * SPOOL_DIR, CHUNK_BYTES). */
+static void
+session_env(struct ag_daemon *d, struct ss_worker_env *e)
+{
+	const char *spool = getenv("DECKHAND_SESSION_SPOOL_DIR");
+	const char *chunk = getenv("DECKHAND_SESSION_CHUNK_BYTES");
+	char *end;
+	long n;
+
+	if (spool != NULL && spool[0] != '\0')
+		snprintf(d->spool_dir, sizeof(d->spool_dir), "%s", spool);
+	else
+		snprintf(d->spool_dir, sizeof(d->spool_dir), "%s/spool",
+		    d->state_dir);
+	memset(e, 0, sizeof(*e));
+	e->instance_id = d->id.instance_id;
+	e->region = d->cfg.region != NULL && d->cfg.region[0] != '\0' ?
+	    d->cfg.region : d->id.region;
+	e->mgs_url = d->mgs_url;
+	e->kms_url = d->kms_url;
+	e->ca_file = ag_config_ca(&d->cfg, NULL, d->id.ca_bundle);
+	e->proxy_addr = d->proxy_addr;
+	e->proxy_port = d->proxy_port;
+	e->spool_dir = d->spool_dir;
+	e->agent_version = DH_VERSION ".0";
+	e->allow_root = env_flag("DECKHAND_SESSION_ALLOW_ROOT");
+	e->ssm_user_sudo = env_flag("DECKHAND_SESSION_SSM_USER_SUDO");
+	e->log_input = env_flag("DECKHAND_SESSION_LOG_INPUT");
+	e->fail_closed = env_flag("DECKHAND_SESSION_FAIL_CLOSED");
+	if (chunk != NULL) {
+		n = strtol(chunk, &end, 10);
+		if (*end == '\0' && n > 0 && n <= SS_WORKER_CHUNK_MAX)
+			e->max_chunk = (size_t)n;
+	}
+}
+
+static int
+session_send(void *arg, const struct dh_mgs_msg *m)
+{
+	struct ag_daemon *d = arg;
+	struct dh_err e;
+
+	dh_err_clear(&e);
+	if (ag_ctrl_send(d->ctrl, m, &e) != DH_OK) {
+		dh_warn("sessions: cannot send %s: %s", m->type, e.msg);
+		return e.code != 0 ? e.code : DH_E_STATE;
+	}
+	return DH_OK;
+}
+
+static void
+sess_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ag_daemon *d = lws_container_of(sul, struct ag_daemon,
+	    sul_sess);
+	long next = ss_worker_mgr_poll(d->sessions, dh_time_mono_ms());
+
+	lws_sul_schedule(d->ctx, 0, &d->sul_sess, sess_cb,
+	    (lws_usec_t)next * 1000);
+}
+
+static void
+sessions_creds(struct ag_daemon *d)
+{
+	struct ss_creds c;
+
+	if (d->sessions == NULL)
+		return;
+	memset(&c, 0, sizeof(c));
+	snprintf(c.access_key, sizeof(c.access_key), "%s", d->creds.access_key);
+	snprintf(c.secret_key, sizeof(c.secret_key), "%s",
+	    d->creds.secret_key != NULL ? d->creds.secret_key : "");
+	snprintf(c.session_token, sizeof(c.session_token), "%s",
+	    d->creds.session_token != NULL ? d->creds.session_token : "");
+	ss_worker_mgr_set_creds(d->sessions, &c);
+	dh_wipe(&c, sizeof(c));
+}
+
 /* ------------------------------------------------------------- timers */
 
 static void creds_cb(lws_sorted_usec_list_t *sul);
@@ -269,6 +369,7 @@ creds_cb(lws_sorted_usec_list_t *sul)
 	at = ag_creds_refresh_at(&d->creds);
 	delay = at - now < MIN_REFRESH_S ? MIN_REFRESH_S : (long)(at - now);
 	dh_info("credentials obtained; next refresh in %ld s", delay);
+	sessions_creds(d);
 	sched(d, &d->sul_creds, creds_cb, delay * 1000);
 	if (ag_creds_should_rotate(d->creds.update_key_pair, d->id.key_created,
 	    now, d->cfg.key_rotate_days)) {
@@ -371,8 +472,13 @@ out:
 static void
 on_msg(void *arg, struct ag_ctrl *c, const struct dh_mgs_msg *m)
 {
+	struct ag_daemon *d = arg;
+
 	if (dh_mgs_is(m, DH_MGS_T_JOB))
 		ack_job(c, m);
+	else if (d->sessions != NULL &&
+	    ss_worker_mgr_on_message(d->sessions, m, dh_time_mono_ms()))
+		lws_sul_schedule(d->ctx, 0, &d->sul_sess, sess_cb, 20 * 1000);
 }
 
 static void
@@ -411,6 +517,13 @@ reload(struct ag_daemon *d)
 		return;
 	}
 	ag_config_free(&old);
+	if (d->sessions != NULL) {
+		struct ss_worker_env se;
+
+		session_env(d, &se);
+		if (ss_worker_mgr_set_env(d->sessions, &se, &e) != DH_OK)
+			dh_error("reload: sessions: %s", e.msg);
+	}
 	ag_ctrl_set_max_backoff(d->ctrl,
 	    (long)d->cfg.max_backoff_seconds * 1000);
 	if (ag_ctrl_set_endpoint(d->ctrl, d->mgs_url, &e) != DH_OK)
@@ -522,6 +635,12 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 	rc = ag_ctrl_new(&cp, &d->ctrl, err);
 	if (rc == DH_OK)
 		rc = ag_ctrl_set_endpoint(d->ctrl, d->mgs_url, err);
+	if (rc == DH_OK) {
+		struct ss_worker_env se;
+
+		session_env(d, &se);
+		rc = ss_worker_mgr_new(&se, session_send, d, &d->sessions, err);
+	}
 	if (rc == DH_OK)
 		rc = setup_signals() == DH_OK ? DH_OK :
 		    dh_err_set(err, DH_E_IO, "cannot install signal handlers");
@@ -529,6 +648,7 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 		goto out;
 	g_ctx = d->ctx;
 	sched(d, &d->sul_creds, creds_cb, 0);
+	sched(d, &d->sul_sess, sess_cb, 1000);
 	d->wd_usec = ag_notify_watchdog_usec();
 	if (d->wd_usec > 0)
 		wd_cb(&d->sul_wd);
@@ -551,7 +671,9 @@ out:
 		lws_sul_cancel(&d->sul_creds);
 		lws_sul_cancel(&d->sul_hb);
 		lws_sul_cancel(&d->sul_wd);
+		lws_sul_cancel(&d->sul_sess);
 	}
+	ss_worker_mgr_free(d->sessions);
 	ag_ctrl_free(d->ctrl);
 	if (d->ctx != NULL)
 		lws_context_destroy(d->ctx);
