@@ -770,7 +770,7 @@ insert_version(sqlite3 *db, const char *name, int64_t version,
 
 	r = prep(db, &s, err, "INSERT INTO documents (name, version, content,"
 	    " doc_type, doc_format, version_name, target_type, hash,"
-	    " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "sisssssi" "i",
+	    " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "sissssssi",
 	    name, version, content, type, format, vname != NULL ? vname : "",
 	    target != NULL ? target : "", hash, now_ms);
 	if (r == DH_OK)
