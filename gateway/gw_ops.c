@@ -5,9 +5,11 @@
  */
 #include <string.h>
 
+#include "gw_cmd.h"
 #include "gw_docs.h"
 #include "gw_kms.h"
 #include "gw_logs.h"
+#include "gw_mw.h"
 #include "gw_patch.h"
 #include "gw_session.h"
 #include "gw_ssm.h"
@@ -20,6 +22,8 @@ struct op_table {
 static const struct op_table tables[] = {
 	{ gw_ssm_ops, &gw_ssm_n_ops },
 	{ gw_patch_ops, &gw_patch_n_ops },
+	{ gw_cmd_ops, &gw_cmd_n_ops },
+	{ gw_mw_ops, &gw_mw_n_ops },
 	{ gw_logs_ops, &gw_logs_n_ops },
 	{ gw_kms_ops, &gw_kms_n_ops },
 	{ gw_docs_ops, &gw_docs_n_ops },
