@@ -663,8 +663,10 @@ parse_rule(const cJSON *jr, enum pt_os os, const char *path,
 		    "%s: one of ApproveAfterDays or ApproveUntilDate is "
 		    "required", path);
 	if (ad != NULL) {
-		if (!cJSON_IsNumber(ad) || ad->valuedouble != (double)(int)ad->valuedouble ||
-		    ad->valuedouble < 0 || ad->valuedouble > PT_BL_MAX_APPROVE_DAYS)
+		/* Range first: casting an out-of-range double is undefined. */
+		if (!cJSON_IsNumber(ad) || !(ad->valuedouble >= 0) ||
+		    ad->valuedouble > PT_BL_MAX_APPROVE_DAYS ||
+		    ad->valuedouble != (double)(int)ad->valuedouble)
 			return dh_err_set(err, DH_E_FORMAT,
 			    "%s.ApproveAfterDays: expected an integer in 0..%d",
 			    path, PT_BL_MAX_APPROVE_DAYS);
