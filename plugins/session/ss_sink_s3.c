@@ -191,6 +191,8 @@ cast_record(struct build *b, const struct ss_session_info *in,
 	char code;
 	int rc;
 
+	if (rec->kind == SS_KIND_OPEN)
+		return DH_OK; /* the header waits for the first size */
 	if (!b->cast_started) {
 		if (rec->kind == SS_KIND_RESIZE) {
 			char tmp[32];

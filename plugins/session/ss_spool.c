@@ -820,8 +820,7 @@ ss_spool_cursor_open(struct ss_spool_cursor *c, const char *sdir,
 {
 	struct ss_spool_seg *segs = NULL;
 	unsigned char hdr[SS_RECORD_HDR_LEN];
-	struct ss_record rec;
-	size_t n = 0, i, got, used;
+	size_t n = 0, i, got;
 	int rc;
 
 	memset(c, 0, sizeof(*c));
@@ -850,12 +849,11 @@ ss_spool_cursor_open(struct ss_spool_cursor *c, const char *sdir,
 		rc = pread_full(c->fd, hdr, sizeof(hdr), c->off, &got);
 		if (rc != DH_OK || got < sizeof(hdr))
 			break;
-		if (ss_record_decode(hdr, sizeof(hdr), &rec, &used, NULL) ==
-		    DH_E_FORMAT)
+		if (memcmp(hdr, SS_RECORD_MAGIC, 4) != 0 ||
+		    dh_be32(hdr + 8) > SS_RECORD_MAX ||
+		    dh_be64(hdr + 16) >= seq)
 			break;
-		if (rec.seq >= seq)
-			break;
-		c->off += SS_RECORD_HDR_LEN + (uint64_t)rec.len;
+		c->off += SS_RECORD_HDR_LEN + (uint64_t)dh_be32(hdr + 8);
 	}
 	rc = DH_OK;
 out:
