@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dh_json.h"
 #include "dh_log.h"
@@ -14,6 +15,7 @@
 #include "dh_uuid.h"
 #include "gw_auth.h"
 #include "gw_policy.h"
+#include "gw_s3.h"
 #include "gw_ssm.h"
 
 struct gw_api {
@@ -35,6 +37,7 @@ struct call {
 	struct gw_principal who;
 	cJSON *params;
 	int xml_errors;           /* ssmmessages answers errors in XML */
+	int rendered;             /* the handler rendered its own error */
 };
 
 int
@@ -81,6 +84,46 @@ void
 gw_api_resp_free(struct gw_api_resp *r)
 {
 	dh_buf_free(&r->body);
+	if (r->has_file)
+		close(r->file_fd);
+	r->has_file = 0;
+}
+
+int
+gw_api_resp_header(struct gw_api_resp *r, const char *name,
+    const char *value)
+{
+	struct gw_api_resp_header *h;
+
+	if (r->n_hdr == GW_API_MAX_RESP_HEADERS ||
+	    strlen(name) >= sizeof(h->name) || strlen(value) >= sizeof(h->value))
+		return DH_E_TOOBIG;
+	h = &r->hdr[r->n_hdr++];
+	snprintf(h->name, sizeof(h->name), "%s", name);
+	snprintf(h->value, sizeof(h->value), "%s", value);
+	return DH_OK;
+}
+
+size_t
+gw_api_body_limit(const struct gw_api_req *head)
+{
+	const char *t = dh_sigv4_header_get(&(struct dh_sigv4_request){
+	    .headers = head->headers, .n_headers = head->n_headers },
+	    "x-amz-target");
+
+	if (t != NULL && strcmp(t, "Logs_20140328.PutLogEvents") == 0)
+		return GW_API_MAX_BODY_LOGS;
+	return GW_API_MAX_BODY;
+}
+
+int
+gw_api_spool_open(struct gw_api *api, const struct gw_api_req *head,
+    struct gw_s3_spool **out, struct dh_err *err)
+{
+	*out = NULL;
+	if (api->state_dir == NULL || !gw_s3_wants_spool(head))
+		return DH_OK;
+	return gw_s3_spool_open(api->state_dir, GW_S3_MAX_BODY, out, err);
 }
 
 int
@@ -238,8 +281,8 @@ parse_body(const struct gw_api_req *req, struct call *c)
 
 	if (req->body_len == 0)
 		return 0;
-	if (dh_json_parse(req->body, req->body_len, GW_API_MAX_BODY, &c->params,
-	    &e) != DH_OK)
+	if (dh_json_parse(req->body, req->body_len, gw_api_body_limit(req),
+	    &c->params, &e) != DH_OK)
 		return call_fail(c, 400, "SerializationException", e.msg);
 	return 0;
 }
@@ -350,6 +393,31 @@ handle_json(struct gw_api *api, const struct gw_api_req *req,
 }
 
 static void
+handle_s3(struct gw_api *api, const struct gw_api_req *req, int64_t now_ms,
+    struct call *c, struct gw_api_resp *resp)
+{
+	struct gw_s3_result res;
+	struct gw_s3_ctx ctx;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.st = api->st;
+	ctx.state_dir = api->state_dir;
+	ctx.region = api->region;
+	ctx.account = api->account;
+	ctx.now_ms = now_ms;
+	c->event_source = "s3.amazonaws.com";
+	(void)gw_s3_handle(&ctx, req, &c->who, &res, resp);
+	c->event_name = res.op;
+	c->params = res.params;
+	if (res.error_code != NULL) {
+		c->status = resp->status;
+		c->error_code = res.error_code;
+		snprintf(c->message, sizeof(c->message), "%s", res.message);
+		c->rendered = 1;
+	}
+}
+
+static void
 handle_ctrl(struct gw_api *api, const struct gw_api_req *req, int64_t now_ms,
     struct call *c, struct gw_api_resp *resp)
 {
@@ -401,7 +469,9 @@ gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
 	memset(&sr, 0, sizeof(sr));
 	sr.headers = req->headers;
 	sr.n_headers = req->n_headers;
-	if (strcmp(req->method, "POST") == 0 &&
+	if (gw_s3_is_s3(req))
+		handle_s3(api, req, now_ms, &c, resp);
+	else if (strcmp(req->method, "POST") == 0 &&
 	    strncmp(req->path, GW_CTRL_PATH, strlen(GW_CTRL_PATH)) == 0)
 		handle_ctrl(api, req, now_ms, &c, resp);
 	else if (strcmp(req->method, "POST") == 0 &&
@@ -417,7 +487,7 @@ gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
 	} else
 		call_fail(&c, 404, "UnknownOperationException",
 		    "No such resource");
-	if (c.error_code != NULL)
+	if (c.error_code != NULL && !c.rendered)
 		render_error(&c, resp);
 	audit(api, req, &c, resp->request_id, now_ms);
 	cJSON_Delete(c.params);

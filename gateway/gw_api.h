@@ -32,7 +32,11 @@
 #define GW_API_CLOUDTRAIL_TARGET \
 	"com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents"
 
+#define GW_API_MAX_BODY_LOGS (8 * 1024 * 1024) /* PutLogEvents JSON body */
+#define GW_API_MAX_RESP_HEADERS 12
+
 struct gw_api;
+struct gw_s3_spool;   /* gw_s3.h */
 
 struct gw_api_config {
 	struct gw_store *st;      /* borrowed */
@@ -54,6 +58,13 @@ struct gw_api_req {
 	const void *body;
 	size_t body_len;
 	const char *source_ip;
+	struct gw_s3_spool *spool; /* body spooled to a file (S3 uploads) or NULL;
+	                              then body_len is 0 */
+};
+
+struct gw_api_resp_header {
+	char name[48];
+	char value[208];
 };
 
 struct gw_api_resp {
@@ -61,6 +72,13 @@ struct gw_api_resp {
 	char content_type[48];
 	char request_id[37];
 	struct dh_buf body;
+	struct gw_api_resp_header hdr[GW_API_MAX_RESP_HEADERS]; /* extra */
+	size_t n_hdr;
+	int has_file;             /* body is file_len bytes of file_fd */
+	int file_fd;              /* owned when has_file */
+	uint64_t file_off, file_len;
+	int head;                 /* HEAD: announce head_len, send no body */
+	uint64_t head_len;
 };
 
 /* New API dispatcher; *out freed with gw_api_free. */
@@ -71,6 +89,20 @@ void gw_api_free(struct gw_api *api);
 /* Prepare / release a response. */
 void gw_api_resp_init(struct gw_api_resp *r);
 void gw_api_resp_free(struct gw_api_resp *r);
+
+/* Add an extra response header (name as sent, e.g. "ETag"); DH_E_TOOBIG
+ * when full or too long. */
+int gw_api_resp_header(struct gw_api_resp *r, const char *name,
+    const char *value);
+
+/* Body ceiling for a request head (before its body arrived): larger for
+ * PutLogEvents, GW_API_MAX_BODY otherwise (spooled bodies have their own). */
+size_t gw_api_body_limit(const struct gw_api_req *head);
+
+/* For a request head, open a spool file when its body should not be
+ * buffered in memory (S3 object uploads); *out is NULL otherwise. */
+int gw_api_spool_open(struct gw_api *api, const struct gw_api_req *head,
+    struct gw_s3_spool **out, struct dh_err *err);
 
 /* Answer req into resp (always filled: success or AWS error).  Returns 0,
  * or a DH_E_* code when even the error could not be rendered. */

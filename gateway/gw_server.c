@@ -14,9 +14,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dh_log.h"
 #include "dh_time.h"
+#include "gw_s3.h"
 
 #define WRITE_CHUNK 16384
 
@@ -50,6 +52,7 @@ struct pss {
 	struct dh_buf hstore;     /* NUL-separated header names and values */
 	struct dh_buf body;
 	struct gw_server_chunk ck;
+	struct gw_s3_spool *spool;  /* body streamed to a file (S3 uploads) */
 	struct gw_api_resp resp;
 	size_t out_off;
 	struct gw_ctrl_conn *conn;
@@ -255,7 +258,9 @@ is_request_line_token(int t)
 static const char *const custom_names[] = {
 	"x-amz-date", "x-amz-security-token", "x-amz-target",
 	"x-amz-content-sha256", "x-amz-user-agent", "amz-sdk-invocation-id",
-	"amz-sdk-request", "x-amzn-trace-id", NULL
+	"amz-sdk-request", "x-amzn-trace-id", "content-md5",
+	"x-amz-server-side-encryption",
+	"x-amz-server-side-encryption-aws-kms-key-id", "x-amz-copy-source", NULL
 };
 
 static int
@@ -405,6 +410,7 @@ fill_req(struct pss *ps, struct gw_api_req *req)
 	req->body = ps->body.d;
 	req->body_len = ps->body.len;
 	req->source_ip = ps->source_ip;
+	req->spool = ps->spool;
 }
 
 static void
@@ -439,13 +445,41 @@ dispatch(struct gw_server *s, struct lws *wsi, struct pss *ps)
 static int
 write_headers(struct lws *wsi, struct pss *ps)
 {
-	unsigned char b[LWS_PRE + 1024], *start = &b[LWS_PRE], *p = start,
+	unsigned char b[LWS_PRE + 4096], *start = &b[LWS_PRE], *p = start,
 	    *end = &b[sizeof(b) - 1];
+	int n_len;
 	const char *rid = ps->resp.request_id;
+	char num[24];
+	size_t i;
 
-	if (lws_add_http_common_headers(wsi, (unsigned int)ps->resp.status,
-	    ps->resp.content_type, (lws_filepos_t)ps->resp.body.len, &p, end))
+	if (ps->resp.head) {
+		/* HEAD: the length of what GET would send, and no body. */
+		n_len = snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)ps->resp.head_len);
+		if (lws_add_http_header_status(wsi, (unsigned int)
+		    ps->resp.status, &p, end) ||
+		    lws_add_http_header_by_token(wsi,
+		    WSI_TOKEN_HTTP_CONTENT_TYPE, (const unsigned char *)
+		    ps->resp.content_type, (int)strlen(ps->resp.content_type),
+		    &p, end) || lws_add_http_header_by_token(wsi,
+		    WSI_TOKEN_HTTP_CONTENT_LENGTH, (const unsigned char *)num,
+		    n_len, &p, end))
+			return -1;
+	} else if (lws_add_http_common_headers(wsi, (unsigned int)
+	    ps->resp.status, ps->resp.content_type, (lws_filepos_t)
+	    (ps->resp.has_file ? ps->resp.file_len : ps->resp.body.len), &p,
+	    end))
 		return -1;
+	for (i = 0; i < ps->resp.n_hdr; i++) {
+		char hn[52];
+		int k = snprintf(hn, sizeof(hn), "%s:", ps->resp.hdr[i].name);
+
+		if (k <= 1 || k >= (int)sizeof(hn) ||
+		    lws_add_http_header_by_name(wsi, (const unsigned char *)hn,
+		    (const unsigned char *)ps->resp.hdr[i].value,
+		    (int)strlen(ps->resp.hdr[i].value), &p, end))
+			return -1;
+	}
 	if (lws_add_http_header_by_name(wsi, (const unsigned char *)
 	    "x-amzn-requestid:", (const unsigned char *)rid, (int)strlen(rid),
 	    &p, end))
@@ -464,28 +498,39 @@ static int
 on_writeable(struct lws *wsi, struct pss *ps)
 {
 	unsigned char *b;
+	uint64_t total;
+	ssize_t got;
 	size_t n;
 	int final, m;
 
 	if (!ps->dispatched)
 		return 0;
+	total = ps->resp.head ? 0 : ps->resp.has_file ? ps->resp.file_len :
+	    ps->resp.body.len;
 	if (!ps->headers_sent) {
 		if (write_headers(wsi, ps) != 0)
 			return -1;
-		if (ps->resp.body.len > 0) {
+		if (total > 0) {
 			lws_callback_on_writable(wsi);
 			return 0;
 		}
 	}
-	n = ps->resp.body.len - ps->out_off;
-	if (n > WRITE_CHUNK)
-		n = WRITE_CHUNK;
-	final = ps->out_off + n == ps->resp.body.len;
+	n = total - ps->out_off > WRITE_CHUNK ? WRITE_CHUNK :
+	    (size_t)(total - ps->out_off);
+	final = ps->out_off + n == total;
 	if (n > 0) {
 		b = malloc(LWS_PRE + n);
 		if (b == NULL)
 			return -1;
-		memcpy(b + LWS_PRE, ps->resp.body.d + ps->out_off, n);
+		if (ps->resp.has_file) {
+			got = pread(ps->resp.file_fd, b + LWS_PRE, n,
+			    (off_t)(ps->resp.file_off + ps->out_off));
+			if (got != (ssize_t)n) {
+				free(b);
+				return -1;
+			}
+		} else
+			memcpy(b + LWS_PRE, ps->resp.body.d + ps->out_off, n);
 		m = lws_write(wsi, b + LWS_PRE, n, final ? LWS_WRITE_HTTP_FINAL :
 		    LWS_WRITE_HTTP);
 		free(b);
@@ -504,6 +549,8 @@ on_writeable(struct lws *wsi, struct pss *ps)
 	memset(&ps->resp, 0, sizeof(ps->resp));
 	dh_buf_free(&ps->body);
 	dh_buf_free(&ps->hstore);
+	gw_s3_spool_free(ps->spool);
+	ps->spool = NULL;
 	ps->n_hdr = 0;
 	ps->inited = ps->dispatched = ps->headers_sent = 0;
 	ps->out_off = 0;
@@ -519,6 +566,8 @@ release(struct pss *ps)
 	dh_buf_free(&ps->body);
 	dh_buf_free(&ps->hstore);
 	dh_buf_free(&ps->msg);
+	gw_s3_spool_free(ps->spool);
+	ps->spool = NULL;
 	ps->n_hdr = 0;
 	ps->inited = 0;
 }
@@ -531,6 +580,9 @@ on_http(struct gw_server *s, struct lws *wsi, struct pss *ps)
 	const char *cl, *te, *ex;
 	char *end = NULL;
 	unsigned long long len = 0;
+	struct gw_api_req head;
+	struct dh_err e;
+	size_t limit;
 
 	release(ps);
 	memset(&ps->resp, 0, sizeof(ps->resp));
@@ -547,6 +599,19 @@ on_http(struct gw_server *s, struct lws *wsi, struct pss *ps)
 	cl = hdr(ps, "content-length");
 	te = hdr(ps, "transfer-encoding");
 	ex = hdr(ps, "expect");
+	fill_req(ps, &head);
+	limit = gw_api_body_limit(&head);
+	dh_err_clear(&e);
+	if ((te != NULL || (cl != NULL && strcmp(cl, "0") != 0)) &&
+	    gw_api_spool_open(s->api, &head, &ps->spool, &e) != DH_OK) {
+		local_error(ps, 500, "InternalError", e.msg);
+		dispatch(s, wsi, ps);
+		return 0;
+	}
+	if (ps->spool != NULL)
+		limit = (size_t)GW_S3_MAX_BODY;
+	else
+		dh_buf_init(&ps->body, limit);
 	if (te != NULL) {
 		if (strcasecmp(te, "chunked") != 0) {
 			local_error(ps, 501, "NotImplemented",
@@ -564,7 +629,7 @@ on_http(struct gw_server *s, struct lws *wsi, struct pss *ps)
 			dispatch(s, wsi, ps);
 			return 0;
 		}
-		if (len > GW_API_MAX_BODY) {
+		if (len > limit) {
 			local_error(ps, 413, "RequestEntityTooLarge",
 			    "request body exceeds the gateway's limit");
 			dispatch(s, wsi, ps);
@@ -605,8 +670,30 @@ on_body(struct gw_server *s, struct lws *wsi, struct pss *ps, const void *in,
 			dispatch(s, wsi, ps);
 			return 0;
 		}
+		if (ps->spool != NULL) {
+			r = gw_s3_spool_write(ps->spool, ps->body.d,
+			    ps->body.len, &e);
+			dh_buf_reset(&ps->body);
+			if (r != DH_OK) {
+				local_error(ps, r == DH_E_TOOBIG ? 413 : 500,
+				    r == DH_E_TOOBIG ? "RequestEntityTooLarge" :
+				    "InternalError", e.msg);
+				dispatch(s, wsi, ps);
+				return 0;
+			}
+		}
 		if (ps->ck.done)
 			dispatch(s, wsi, ps);
+		return 0;
+	}
+	if (ps->spool != NULL) {
+		r = gw_s3_spool_write(ps->spool, in, len, &e);
+		if (r != DH_OK) {
+			local_error(ps, r == DH_E_TOOBIG ? 413 : 500,
+			    r == DH_E_TOOBIG ? "RequestEntityTooLarge" :
+			    "InternalError", e.msg);
+			dispatch(s, wsi, ps);
+		}
 		return 0;
 	}
 	if (dh_buf_put(&ps->body, in, len) != DH_OK) {
