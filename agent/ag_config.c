@@ -58,6 +58,14 @@ static const struct dh_config_field schema[] = {
 	  "rotate the RSA key after this many days (0: only when asked)" },
 	{ "state_dir", DH_CONFIG_STR, OFF(state_dir), AG_STATE_DEFAULT_DIR, 1,
 	  1024, NULL, 0, "directory holding the identity" },
+	{ "patch.scan_root", DH_CONFIG_STR, OFF(patch_scan_root), "/", 1,
+	  1024, NULL, 0, "root filesystem AWS-RunPatchBaseline scans" },
+	{ "patch.baseline_file", DH_CONFIG_STR, OFF(patch_baseline_file), NULL,
+	  0, 1024, NULL, 0,
+	  "patch baseline JSON used instead of asking the service" },
+	{ "patch.scan_schedule", DH_CONFIG_STR, OFF(patch_scan_schedule), NULL,
+	  0, 64, NULL, 0,
+	  "local scan schedule rate(N minutes|hours|days), also offline" },
 	DH_CONFIG_END
 };
 

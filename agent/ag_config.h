@@ -50,6 +50,9 @@ struct ag_config {
 	int64_t ping_seconds;
 	int64_t key_rotate_days;
 	char *state_dir;
+	char *patch_scan_root;         /* root scanned by patch jobs ("/") */
+	char *patch_baseline_file;     /* local baseline JSON; NULL = service */
+	char *patch_scan_schedule;     /* local scan schedule, rate(...) */
 };
 
 /* The schema (for dh_config_describe and tests). */

@@ -16,6 +16,7 @@
 #include "ag_ctrl.h"
 #include "ag_fingerprint.h"
 #include "ag_heartbeat.h"
+#include "ag_job.h"
 #include "ag_identity.h"
 #include "ag_notify.h"
 #include "ag_platform.h"
@@ -44,6 +45,7 @@ struct ag_daemon {
 	struct lws_context *ctx;
 	struct ag_ctrl *ctrl;
 	struct ss_worker_mgr *sessions;
+	struct ag_job *jobs;
 	char ssm_url[URL_MAX];
 	char mgs_url[URL_MAX];
 	char kms_url[URL_MAX];
@@ -56,6 +58,7 @@ struct ag_daemon {
 	lws_sorted_usec_list_t sul_hb;
 	lws_sorted_usec_list_t sul_wd;
 	lws_sorted_usec_list_t sul_sess;
+	lws_sorted_usec_list_t sul_job;
 	uint64_t wd_usec;
 	int have_creds;
 	int started;
@@ -424,49 +427,30 @@ wd_cb(lws_sorted_usec_list_t *sul)
 
 /* ------------------------------------------------------ control hooks */
 
+/* What a patch job child needs: endpoint, HTTP settings, credentials. */
 static void
-ack_job(struct ag_ctrl *c, const struct dh_mgs_msg *m)
+job_env(const struct ag_daemon *d, struct ag_job_env *env)
 {
-	cJSON *j = NULL, *ack = NULL;
-	const char *job = NULL;
-	struct dh_buf body;
-	struct dh_mgs_msg out;
-	struct dh_uuid u;
-	char uid[DH_UUID_STRLEN + 1], created[32], iso[21];
-	struct dh_err e;
-
-	dh_buf_init(&body, 4096);
-	dh_err_clear(&e);
-	if (dh_json_parse(m->payload, m->payload_len, AG_CTRL_FRAME_MAX, &j,
-	    &e) != DH_OK || dh_json_get_str(j, "JobId", &job, &e) != DH_OK) {
-		dh_warn("control channel: agent_job unreadable: %s", e.msg);
-		goto out;
+	memset(env, 0, sizeof(*env));
+	env->ssm_url = d->ssm_url;
+	env->ca_file = ag_config_ca(&d->cfg, NULL, d->id.ca_bundle);
+	env->proxy = d->cfg.https_proxy;
+	if (d->have_creds) {
+		env->access_key = d->creds.access_key;
+		env->secret_key = d->creds.secret_key;
+		env->session_token = d->creds.session_token;
 	}
-	dh_uuid_fmt(&m->id, uid);
-	dh_time_iso((time_t)(m->created_ms / 1000), iso);
-	snprintf(created, sizeof(created), "%.19s.%03uZ", iso,
-	    (unsigned)(m->created_ms % 1000));
-	ack = cJSON_CreateObject();
-	if (ack == NULL || cJSON_AddStringToObject(ack, "jobId", job) == NULL ||
-	    cJSON_AddStringToObject(ack, "acknowledgedMessageId", uid) ==
-	    NULL ||
-	    cJSON_AddStringToObject(ack, "createdDate", created) == NULL ||
-	    cJSON_AddStringToObject(ack, "statusCode", "51403") == NULL ||
-	    cJSON_AddStringToObject(ack, "errorMessage",
-	    "Run Command is not supported by deckhand-agent") == NULL ||
-	    dh_json_print(ack, &body) != DH_OK || dh_uuid_v4(&u) != DH_OK)
-		goto out;
-	if (dh_mgs_init(&out, DH_MGS_T_JOB_ACK, (uint64_t)dh_time_now_ms(), 0,
-	    0, &u, DH_MGS_PT_NONE, body.d, body.len, &e) != DH_OK ||
-	    ag_ctrl_send(c, &out, &e) != DH_OK)
-		dh_warn("control channel: cannot ack agent_job: %s", e.msg);
-	else
-		dh_info("control channel: declined agent_job (Run Command not"
-		    " supported)");
-out:
-	cJSON_Delete(ack);
-	cJSON_Delete(j);
-	dh_buf_free(&body);
+}
+
+static void
+job_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ag_daemon *d = lws_container_of(sul, struct ag_daemon, sul_job);
+	struct ag_job_env env;
+
+	job_env(d, &env);
+	ag_job_poll(d->jobs, d->ctrl, &env, dh_time_now_ms());
+	lws_sul_schedule(d->ctx, 0, &d->sul_job, job_cb, 1000 * 1000);
 }
 
 static void
@@ -474,9 +458,13 @@ on_msg(void *arg, struct ag_ctrl *c, const struct dh_mgs_msg *m)
 {
 	struct ag_daemon *d = arg;
 
-	if (dh_mgs_is(m, DH_MGS_T_JOB))
-		ack_job(c, m);
-	else if (d->sessions != NULL &&
+	struct ag_job_env env;
+
+	if (dh_mgs_is(m, DH_MGS_T_JOB) || dh_mgs_is(m,
+	    DH_MGS_T_JOB_REPLY_ACK)) {
+		job_env(d, &env);
+		ag_job_on_msg(d->jobs, c, m, &env, dh_time_now_ms());
+	} else if (d->sessions != NULL &&
 	    ss_worker_mgr_on_message(d->sessions, m, dh_time_mono_ms()))
 		lws_sul_schedule(d->ctx, 0, &d->sul_sess, sess_cb, 20 * 1000);
 }
@@ -641,6 +629,18 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 		session_env(d, &se);
 		rc = ss_worker_mgr_new(&se, session_send, d, &d->sessions, err);
 	}
+	if (rc == DH_OK) {
+		struct ag_job_params jp;
+
+		memset(&jp, 0, sizeof(jp));
+		jp.state_dir = d->state_dir;
+		jp.instance_id = d->id.instance_id;
+		jp.region = d->id.region;
+		jp.scan_root = d->cfg.patch_scan_root;
+		jp.baseline_file = d->cfg.patch_baseline_file;
+		jp.scan_schedule = d->cfg.patch_scan_schedule;
+		rc = ag_job_new(&jp, dh_time_now_ms(), &d->jobs, err);
+	}
 	if (rc == DH_OK)
 		rc = setup_signals() == DH_OK ? DH_OK :
 		    dh_err_set(err, DH_E_IO, "cannot install signal handlers");
@@ -649,6 +649,7 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 	g_ctx = d->ctx;
 	sched(d, &d->sul_creds, creds_cb, 0);
 	sched(d, &d->sul_sess, sess_cb, 1000);
+	sched(d, &d->sul_job, job_cb, 1000);
 	d->wd_usec = ag_notify_watchdog_usec();
 	if (d->wd_usec > 0)
 		wd_cb(&d->sul_wd);
@@ -672,7 +673,9 @@ out:
 		lws_sul_cancel(&d->sul_hb);
 		lws_sul_cancel(&d->sul_wd);
 		lws_sul_cancel(&d->sul_sess);
+		lws_sul_cancel(&d->sul_job);
 	}
+	ag_job_free(d->jobs);
 	ss_worker_mgr_free(d->sessions);
 	ag_ctrl_free(d->ctrl);
 	if (d->ctx != NULL)
