@@ -21,6 +21,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <expat.h>
+#include <sqlite3.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -415,8 +416,8 @@ struct xctx {
 
 	/* repomd */
 	int data_depth;
-	int data_type;        /* 1 primary, 2 updateinfo, 0 other */
-	char *primary_href, *updateinfo_href;
+	int data_type;        /* 1 primary, 2 updateinfo, 3 primary_db */
+	char *primary_href, *updateinfo_href, *primary_db_href;
 };
 
 static int xfail(struct xctx *x, int rc, const char *fmt, ...)
@@ -639,42 +640,51 @@ valid_arch(const char *a)
 	    strcmp(a, "nosrc") != 0;
 }
 
-static void
-prim_commit(struct xctx *x)
+/* Keep one available package (when its name is wanted).  Takes the
+ * arch/e/v/r strings on success (*arch etc. set to NULL). */
+static int
+md_add_avail(struct pt_rpm_md *md, size_t repo, const char *name,
+    char **arch, char **e, char **v, char **r, int64_t build)
 {
-	struct pt_rpm_md *md = x->md;
 	struct md_avail *a;
 	size_t idx;
 	int rc;
 
-	if (x->p_name == NULL || *x->p_name == '\0' || !valid_arch(x->p_arch) ||
-	    x->p_v == NULL || *x->p_v == '\0')
-		return;
-	rc = md_name(md, x->p_name, strlen(x->p_name), !md->filtered, &idx);
-	if (rc != DH_OK) {
-		xfail(x, rc, "%s", "out of memory");
-		return;
-	}
-	if (idx == SIZE_MAX)
-		return;
-	if (md->n_avail >= PT_RPM_MAX_PKGS) {
-		xfail(x, DH_E_TOOBIG, "more than %s packages", "2000000");
-		return;
-	}
-	if (grow((void **)&md->avail, &md->cap_avail, md->n_avail,
-	    sizeof(*md->avail)) != DH_OK) {
-		xfail(x, DH_E_NOMEM, "%s", "out of memory");
-		return;
-	}
+	if (name == NULL || *name == '\0' || !valid_arch(*arch) || *v == NULL ||
+	    **v == '\0')
+		return DH_OK;
+	rc = md_name(md, name, strlen(name), !md->filtered, &idx);
+	if (rc != DH_OK || idx == SIZE_MAX)
+		return rc;
+	if (md->n_avail >= PT_RPM_MAX_PKGS)
+		return DH_E_TOOBIG;
+	rc = grow((void **)&md->avail, &md->cap_avail, md->n_avail,
+	    sizeof(*md->avail));
+	if (rc != DH_OK)
+		return rc;
 	a = &md->avail[md->n_avail++];
 	a->name = idx;
-	a->repo = x->repo;
-	a->arch = x->p_arch;
-	a->e = x->p_e;
-	a->v = x->p_v;
-	a->r = x->p_r;
-	a->buildtime = x->p_build;
-	x->p_arch = x->p_e = x->p_v = x->p_r = NULL;
+	a->repo = repo;
+	a->arch = *arch;
+	a->e = *e;
+	a->v = *v;
+	a->r = *r;
+	a->buildtime = build;
+	*arch = *e = *v = *r = NULL;
+	return DH_OK;
+}
+
+static void
+prim_commit(struct xctx *x)
+{
+	int rc;
+
+	rc = md_add_avail(x->md, x->repo, x->p_name, &x->p_arch, &x->p_e,
+	    &x->p_v, &x->p_r, x->p_build);
+	if (rc == DH_E_TOOBIG)
+		xfail(x, rc, "more than %d packages", PT_RPM_MAX_PKGS);
+	else if (rc != DH_OK)
+		xfail(x, rc, "%s", "out of memory");
 }
 
 static void
@@ -911,11 +921,14 @@ repomd_start(struct xctx *x, const char *el, const char **atts)
 			x->data_type = 1;
 		else if (t != NULL && strcmp(t, "updateinfo") == 0)
 			x->data_type = 2;
+		else if (t != NULL && strcmp(t, "primary_db") == 0)
+			x->data_type = 3;
 		return;
 	}
 	if (x->depth == 3 && x->data_depth == 2 && x->data_type != 0 &&
 	    strcmp(el, "location") == 0) {
-		dst = x->data_type == 1 ? &x->primary_href : &x->updateinfo_href;
+		dst = x->data_type == 1 ? &x->primary_href :
+		    x->data_type == 2 ? &x->updateinfo_href : &x->primary_db_href;
 		if (*dst == NULL)
 			keep_attr(x, atts, "href", dst);
 	}
@@ -1013,7 +1026,8 @@ xctx_done(struct xctx *x)
 	prim_reset(x);
 	free(x->primary_href);
 	free(x->updateinfo_href);
-	x->primary_href = x->updateinfo_href = NULL;
+	free(x->primary_db_href);
+	x->primary_href = x->updateinfo_href = x->primary_db_href = NULL;
 	dh_buf_free(&x->text);
 }
 
@@ -1200,20 +1214,22 @@ pt_rpm_md_load_file(struct pt_rpm_md *md, const char *kind,
 
 static int
 load_repomd(const char *path, char **primary_href, char **updateinfo_href,
-    struct dh_err *err)
+    char **primary_db_href, struct dh_err *err)
 {
 	struct xctx x;
 	int rc;
 
 	*primary_href = NULL;
 	*updateinfo_href = NULL;
+	*primary_db_href = NULL;
 	rc = xctx_init(&x, DOC_REPOMD, path, NULL, NULL, err);
 	if (rc == DH_OK)
 		rc = feed_file(&x, path, err);
 	if (rc == DH_OK) {
 		*primary_href = x.primary_href;
 		*updateinfo_href = x.updateinfo_href;
-		x.primary_href = x.updateinfo_href = NULL;
+		*primary_db_href = x.primary_db_href;
+		x.primary_href = x.updateinfo_href = x.primary_db_href = NULL;
 	}
 	xctx_done(&x);
 	return rc;
@@ -1973,34 +1989,243 @@ data_path(const struct repo_dir *r, const char *href)
 	return NULL;
 }
 
+/* Decompress src (any libarchive raw filter) into the open file fd. */
+static int
+decompress_to_fd(const char *src, int fd, struct dh_err *err)
+{
+	struct archive *a;
+	struct archive_entry *ent;
+	unsigned char *buf;
+	la_ssize_t got;
+	uint64_t total = 0;
+	size_t off;
+	ssize_t w;
+	int rc = DH_OK, r;
+
+	buf = malloc(XML_CHUNK);
+	a = archive_read_new();
+	if (buf == NULL || a == NULL) {
+		rc = dh_err_set(err, DH_E_NOMEM, "%s: out of memory", src);
+		goto out;
+	}
+	archive_read_support_filter_all(a);
+	archive_read_support_format_raw(a);
+	if (archive_read_open_filename(a, src, XML_CHUNK) != ARCHIVE_OK ||
+	    ((r = archive_read_next_header(a, &ent)) != ARCHIVE_OK &&
+	    r != ARCHIVE_WARN)) {
+		rc = dh_err_set(err, DH_E_FORMAT, "%s: %s", src,
+		    archive_error_string(a) != NULL ? archive_error_string(a) :
+		    "unreadable");
+		goto out;
+	}
+	for (;;) {
+		got = archive_read_data(a, buf, XML_CHUNK);
+		if (got < 0) {
+			rc = dh_err_set(err, DH_E_FORMAT, "%s: %s", src,
+			    archive_error_string(a) != NULL ?
+			    archive_error_string(a) : "decompression failed");
+			goto out;
+		}
+		if (got == 0)
+			break;
+		total += (uint64_t)got;
+		if (total > XML_FILE_MAX) {
+			rc = dh_err_set(err, DH_E_TOOBIG,
+			    "%s: more than 4 GiB once decompressed", src);
+			goto out;
+		}
+		for (off = 0; off < (size_t)got; off += (size_t)w) {
+			w = write(fd, buf + off, (size_t)got - off);
+			if (w < 0 && errno == EINTR) {
+				w = 0;
+				continue;
+			}
+			if (w <= 0) {
+				rc = dh_err_set(err, DH_E_IO, "%s: writing a "
+				    "temporary copy: %s", src, strerror(errno));
+				goto out;
+			}
+		}
+	}
+out:
+	if (a != NULL)
+		archive_read_free(a);
+	free(buf);
+	return rc;
+}
+
+static char *
+col_dup(sqlite3_stmt *st, int col, int *toolong)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	if (t == NULL)
+		return NULL;
+	if (n < 0 || (size_t)n > PT_RPM_MAX_ATTR) {
+		*toolong = 1;
+		return NULL;
+	}
+	return strndup((const char *)t, (size_t)n);
+}
+
+/* Read the packages table of a yum primary_db (SQLite) at db_path. */
+static int
+load_primary_sqlite(struct pt_rpm_md *md, size_t repo, const char *db_path,
+    const char *label, struct dh_err *err)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *name = NULL, *arch = NULL, *e = NULL, *v = NULL, *r = NULL;
+	int rc = DH_OK, s, toolong;
+
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK) {
+		rc = dh_err_set(err, DH_E_FORMAT, "%s: %s", label,
+		    db != NULL ? sqlite3_errmsg(db) : "cannot open");
+		goto out;
+	}
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)NULL);
+	if (sqlite3_prepare_v2(db, "SELECT name, arch, epoch, version, release, "
+	    "time_build FROM packages", -1, &st, NULL) != SQLITE_OK) {
+		rc = dh_err_set(err, DH_E_FORMAT, "%s: %s", label,
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+		toolong = 0;
+		name = col_dup(st, 0, &toolong);
+		arch = col_dup(st, 1, &toolong);
+		e = col_dup(st, 2, &toolong);
+		v = col_dup(st, 3, &toolong);
+		r = col_dup(st, 4, &toolong);
+		if (toolong) {
+			rc = dh_err_set(err, DH_E_TOOBIG, "%s: a package field "
+			    "is longer than %d bytes", label, PT_RPM_MAX_ATTR);
+			goto out;
+		}
+		rc = md_add_avail(md, repo, name, &arch, &e, &v, &r,
+		    sqlite3_column_int64(st, 5));
+		if (rc != DH_OK) {
+			dh_err_set(err, rc, "%s: %s", label, dh_strerror(rc));
+			goto out;
+		}
+		free(name);
+		free(arch);
+		free(e);
+		free(v);
+		free(r);
+		name = arch = e = v = r = NULL;
+	}
+	if (s != SQLITE_DONE)
+		rc = dh_err_set(err, DH_E_FORMAT, "%s: %s", label,
+		    sqlite3_errmsg(db));
+out:
+	free(name);
+	free(arch);
+	free(e);
+	free(v);
+	free(r);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return rc;
+}
+
+static int
+has_suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+
+	return a >= b && strcmp(s + a - b, suf) == 0;
+}
+
+/* yum keeps primary_db (<hash>-primary.sqlite.bz2, often also decompressed
+ * next to it) instead of primary.xml: read it through SQLite, decompressing
+ * to a private temporary file when only the compressed copy is there. */
+static int
+load_primary_db(struct pt_rpm_md *md, const struct repo_dir *rd,
+    const char *href, struct dh_err *err)
+{
+	static const char *const sufs[] = { ".bz2", ".xz", ".gz", ".zst" };
+	const char *tmpdir = getenv("TMPDIR");
+	char *plain = NULL, *packed = NULL, *tmp = NULL, *h = NULL;
+	size_t i, repo;
+	int fd = -1, rc;
+
+	rc = md_repo(md, rd->id, &repo);
+	if (rc != DH_OK)
+		return dh_err_set(err, rc, "%s: too many repositories", rd->dir);
+	h = strdup(href);
+	if (h == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	for (i = 0; i < sizeof(sufs) / sizeof(sufs[0]); i++) {
+		if (has_suffix(h, sufs[i])) {
+			packed = data_path(rd, h);
+			h[strlen(h) - strlen(sufs[i])] = '\0';
+			break;
+		}
+	}
+	plain = data_path(rd, h);
+	if (plain != NULL) {
+		rc = load_primary_sqlite(md, repo, plain, plain, err);
+		goto out;
+	}
+	if (packed == NULL)
+		goto out;
+	tmp = concat(tmpdir != NULL && *tmpdir == '/' ? tmpdir : "/tmp",
+	    "/deckhand-primary-XXXXXX");
+	if (tmp == NULL) {
+		rc = dh_err_set(err, DH_E_NOMEM, "out of memory");
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		rc = dh_err_set(err, DH_E_IO, "%s: %s", tmp, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	rc = decompress_to_fd(packed, fd, err);
+	if (rc == DH_OK)
+		rc = load_primary_sqlite(md, repo, tmp, packed, err);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL)
+		unlink(tmp);
+	free(tmp);
+	free(plain);
+	free(packed);
+	free(h);
+	return rc;
+}
+
 static int
 load_repo(struct pt_rpm_md *md, const struct repo_dir *r, struct dh_err *err)
 {
-	char *repomd, *ph = NULL, *uh = NULL, *pp = NULL, *up = NULL;
+	char *repomd, *ph = NULL, *uh = NULL, *dh = NULL, *pp = NULL;
+	char *up = NULL;
 	int rc;
 
 	repomd = join(r->dir, r->flat ? "repomd.xml" : "repodata/repomd.xml");
 	if (repomd == NULL)
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
-	rc = load_repomd(repomd, &ph, &uh, err);
+	rc = load_repomd(repomd, &ph, &uh, &dh, err);
 	if (rc != DH_OK)
 		goto out;
-	if (ph != NULL && !href_ok(ph)) {
+	if ((ph != NULL && !href_ok(ph)) || (uh != NULL && !href_ok(uh)) ||
+	    (dh != NULL && !href_ok(dh))) {
 		rc = dh_err_set(err, DH_E_FORMAT,
-		    "%s: primary location escapes the repository", repomd);
+		    "%s: a data location escapes the repository", repomd);
 		goto out;
 	}
-	if (uh != NULL && !href_ok(uh)) {
-		rc = dh_err_set(err, DH_E_FORMAT,
-		    "%s: updateinfo location escapes the repository", repomd);
-		goto out;
-	}
-	/* Pruned caches: a repository without its primary adds nothing. */
 	pp = ph != NULL ? data_path(r, ph) : NULL;
-	if (pp == NULL)
-		goto out;
-	rc = pt_rpm_md_load_file(md, "primary", r->id, pp, err);
-	if (rc != DH_OK)
+	if (pp != NULL)
+		rc = pt_rpm_md_load_file(md, "primary", r->id, pp, err);
+	else if (dh != NULL)
+		rc = load_primary_db(md, r, dh, err);
+	/* Pruned caches: a repository without its primary adds nothing. */
+	if (rc != DH_OK || (pp == NULL && dh == NULL))
 		goto out;
 	up = uh != NULL ? data_path(r, uh) : NULL;
 	if (up != NULL)
@@ -2008,6 +2233,7 @@ load_repo(struct pt_rpm_md *md, const struct repo_dir *r, struct dh_err *err)
 out:
 	free(up);
 	free(pp);
+	free(dh);
 	free(uh);
 	free(ph);
 	free(repomd);

@@ -336,6 +336,43 @@ def test_scan_var_lib_rpm_dbpath(rpmroot, tmp_path):
     assert parse_scan(r.stdout) == parse_scan(scan(rpmroot).stdout)
 
 
+def test_scan_yum_primary_db(rpmroot, tmp_path):
+    """yum (AL2, RHEL 7) caches keep primary_db, not primary.xml: a flat
+    var/cache/yum/<arch>/<ver>/<repo>/ directory with repomd.xml, the
+    bz2-compressed SQLite primary (later also its decompressed copy) and
+    updateinfo gives the same result as the dnf cache."""
+    want = parse_scan(scan(rpmroot).stdout)
+    root = tmp_path / "root"
+    shutil.copytree(rpmroot, root, symlinks=True)
+    dnfcache = root / "var" / "cache" / "dnf"
+    repodata = next(dnfcache.glob("fixture-*/repodata"))
+    yum = root / "var" / "cache" / "yum" / "x86_64" / "2" / "fixture"
+    yum.mkdir(parents=True)
+    shutil.copy(repodata / "repomd.xml", yum)
+    srcdata = next((rpmroot.parent / "repo" / "repodata").glob(
+        "*-primary.sqlite.bz2"))
+    shutil.copy(srcdata, yum)
+    shutil.copy(next(repodata.glob("*-updateinfo.xml*")), yum)
+    shutil.rmtree(dnfcache)
+    r = scan(root)
+    assert r.returncode == 0, r.stderr
+    assert parse_scan(r.stdout) == want
+
+    # yum's decompressed copy next to the archive is used as it is
+    plain = yum / srcdata.name[:-len(".bz2")]
+    subprocess.run(["bunzip2", "-k", str(yum / srcdata.name)], check=True)
+    assert plain.exists()
+    (yum / srcdata.name).unlink()
+    r = scan(root)
+    assert r.returncode == 0, r.stderr
+    assert parse_scan(r.stdout) == want
+
+    # a corrupt database is a clear error, not a crash
+    plain.write_bytes(b"SQLite format 3\0" + b"\xff" * 3000)
+    r = scan(root)
+    assert r.returncode == 2 and plain.name in r.stderr
+
+
 def test_scan_corrupt_cache(rpmroot, tmp_path):
     root = tmp_path / "root"
     shutil.copytree(rpmroot, root, symlinks=True)
