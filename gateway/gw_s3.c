@@ -426,6 +426,21 @@ x_text(void *u, const XML_Char *s, int len)
 	}
 }
 
+/* Documents with a DTD (entity definitions) are refused outright. */
+static void XMLCALL
+x_doctype(void *u, const XML_Char *name, const XML_Char *sysid,
+    const XML_Char *pubid, int has_internal)
+{
+	struct xml_doc *d = u;
+
+	(void)name;
+	(void)sysid;
+	(void)pubid;
+	(void)has_internal;
+	d->fail = 1;
+	XML_StopParser(d->p, XML_FALSE);
+}
+
 static void
 xml_free(struct xml_doc *d)
 {
@@ -454,6 +469,7 @@ xml_parse(const void *xml, size_t len, struct xml_doc *d, struct dh_err *err)
 	XML_SetUserData(d->p, d);
 	XML_SetElementHandler(d->p, x_start, x_end);
 	XML_SetCharacterDataHandler(d->p, x_text);
+	XML_SetStartDoctypeDeclHandler(d->p, x_doctype);
 	if (XML_Parse(d->p, xml, (int)len, XML_TRUE) != XML_STATUS_OK ||
 	    d->fail)
 		return dh_err_set(err, DH_E_FORMAT, "The XML you provided was"
