@@ -23,6 +23,9 @@ pt_update_free(struct pt_update *u)
 	for (i = 0; i < u->n_cves; i++)
 		free(u->cves[i]);
 	free(u->cves);
+	for (i = 0; i < u->n_bugzilla_ids; i++)
+		free(u->bugzilla_ids[i]);
+	free(u->bugzilla_ids);
 	free(u);
 }
 

@@ -30,6 +30,8 @@ struct pt_pkg {
 	char *priority;    /* deb Priority (lower case as in the index) */
 	int64_t installed_time; /* epoch seconds, 0 when unknown */
 	int held;          /* deb: selection "hold" */
+	int installed_security; /* the installed version is in a security pocket
+				   (deb) or named by a Security advisory (rpm) */
 
 	/* Candidate update, filled when a newer version is available. */
 	struct pt_update *update;
@@ -47,6 +49,8 @@ struct pt_update {
 	char *advisory_id;    /* rpm: RHSA-..., ALAS-...; deb: NULL */
 	char **cves;          /* CVE ids (n_cves), may be empty */
 	size_t n_cves;
+	char **bugzilla_ids;  /* rpm advisory Bugzilla ids (n_bugzilla_ids) */
+	size_t n_bugzilla_ids;
 	int64_t release_time; /* advisory updated/issued or build time, 0 unknown */
 	int reboot_suggested;
 };
