@@ -14,6 +14,7 @@ pt_update_free(struct pt_update *u)
 	if (u == NULL)
 		return;
 	free(u->version);
+	free(u->arch);
 	free(u->repository);
 	free(u->section);
 	free(u->priority);

@@ -40,6 +40,7 @@ struct pt_pkg {
 /* The candidate the package manager would install for a pt_pkg. */
 struct pt_update {
 	char *version;        /* candidate version (same format as pt_pkg.version) */
+	char *arch;           /* candidate architecture (may differ: "all") */
 	char *repository;     /* deb: "<origin>:<codename>/<component>"; rpm: repo id */
 	char *section;        /* deb Section of the candidate stanza */
 	char *priority;       /* deb Priority of the candidate stanza */
