@@ -14,17 +14,22 @@
 #include "dh_time.h"
 #include "dh_uuid.h"
 #include "gw_auth.h"
+#include "gw_cmd.h"
+#include "gw_mw.h"
 #include "gw_policy.h"
 #include "gw_s3.h"
+#include "gw_session.h"
 #include "gw_ssm.h"
 
 struct gw_api {
 	struct gw_store *st;
 	struct gw_audit *audit;
 	struct gw_ctrl *ctrl;
+	struct gw_cmd *cmd;
 	char region[64];
 	char account[16];
 	char *state_dir;
+	struct gw_session *sessions;
 };
 
 /* What one call resolved to, for audit and error rendering. */
@@ -52,6 +57,7 @@ gw_api_new(const struct gw_api_config *cfg, struct gw_api **out,
 	a->st = cfg->st;
 	a->audit = cfg->audit;
 	a->ctrl = cfg->ctrl;
+	a->sessions = cfg->sessions;
 	snprintf(a->region, sizeof(a->region), "%s", cfg->region);
 	snprintf(a->account, sizeof(a->account), "%s", cfg->account);
 	if (cfg->state_dir != NULL) {
@@ -61,6 +67,11 @@ gw_api_new(const struct gw_api_config *cfg, struct gw_api **out,
 			return dh_err_set(err, DH_E_NOMEM, "out of memory");
 		}
 	}
+	if (gw_cmd_new(a->st, a->ctrl, &a->cmd, err) != DH_OK) {
+		free(a->state_dir);
+		free(a);
+		return DH_E_NOMEM;
+	}
 	*out = a;
 	return DH_OK;
 }
@@ -68,8 +79,10 @@ gw_api_new(const struct gw_api_config *cfg, struct gw_api **out,
 void
 gw_api_free(struct gw_api *api)
 {
-	if (api != NULL)
+	if (api != NULL) {
 		free(api->state_dir);
+		gw_cmd_free(api->cmd);
+	}
 	free(api);
 }
 
@@ -381,6 +394,9 @@ handle_json(struct gw_api *api, const struct gw_api_req *req,
 	ctx.who = &c->who;
 	ctx.now_ms = now_ms;
 	ctx.state_dir = api->state_dir;
+	ctx.sessions = api->sessions;
+	ctx.host = dh_sigv4_header_get(&(struct dh_sigv4_request){
+	    .headers = req->headers, .n_headers = req->n_headers }, "host");
 	gw_ssm_resource(&ctx, op, c->params, resource, sizeof(resource));
 	if (authorize(api, c, op->action, resource) != 0)
 		return;
@@ -452,6 +468,49 @@ handle_ctrl(struct gw_api *api, const struct gw_api_req *req, int64_t now_ms,
 	    "application/xml");
 }
 
+/* CreateDataChannel: POST /v1/data-channel/<session-id> by the target. */
+static void
+handle_data(struct gw_api *api, const struct gw_api_req *req, int64_t now_ms,
+    struct call *c, struct gw_api_resp *resp)
+{
+	char sid[GW_RELAY_SID_MAX + 1];
+	struct dh_err e;
+	int r;
+
+	c->event_source = "ssmmessages.amazonaws.com";
+	c->event_name = "CreateDataChannel";
+	c->xml_errors = 1;
+	if (gw_relay_parse_path(req->path, sid, sizeof(sid), &e) != DH_OK) {
+		call_fail(c, 400, "ValidationException", e.msg);
+		return;
+	}
+	if (parse_body(req, c) != 0 ||
+	    authenticate(api, req, "ssmmessages", GW_SSM_INSTANCE,
+	    (time_t)(now_ms / 1000), c) != 0)
+		return;
+	if (api->sessions == NULL) {
+		call_fail(c, 400, "ValidationException", "sessions are not"
+		    " available on this gateway");
+		return;
+	}
+	dh_err_clear(&e);
+	r = gw_relay_create_channel(gw_session_relay(api->sessions), sid,
+	    c->who.instance_id, c->params, now_ms, &resp->body, &e);
+	if (r != DH_OK) {
+		/* The agent does not retry "Session is already terminated". */
+		call_fail(c, r == DH_E_NOTFOUND ? 404 : r == DH_E_AUTH ||
+		    r == DH_E_STATE || r == DH_E_FORMAT ? 400 : 500,
+		    r == DH_E_NOTFOUND ? "ResourceNotFoundException" :
+		    r == DH_E_AUTH ? "AccessDeniedException" :
+		    r == DH_E_STATE || r == DH_E_FORMAT ? "ValidationException" :
+		    "InternalServerError", e.msg);
+		return;
+	}
+	resp->status = 201;
+	snprintf(resp->content_type, sizeof(resp->content_type),
+	    "application/xml");
+}
+
 int
 gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
     struct gw_api_resp *resp)
@@ -474,6 +533,9 @@ gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
 	else if (strcmp(req->method, "POST") == 0 &&
 	    strncmp(req->path, GW_CTRL_PATH, strlen(GW_CTRL_PATH)) == 0)
 		handle_ctrl(api, req, now_ms, &c, resp);
+	else if (strcmp(req->method, "POST") == 0 &&
+	    strncmp(req->path, GW_RELAY_PATH, strlen(GW_RELAY_PATH)) == 0)
+		handle_data(api, req, now_ms, &c, resp);
 	else if (strcmp(req->method, "POST") == 0 &&
 	    strcmp(req->path, "/") == 0)
 		handle_json(api, req, dh_sigv4_header_get(&sr, "x-amz-target"),
@@ -548,6 +610,49 @@ gw_api_ws_open(struct gw_api *api, const struct gw_api_req *req,
 	return r;
 }
 
+int
+gw_api_ws_open_data(struct gw_api *api, const struct gw_api_req *req,
+    void *handle, struct gw_relay_leg **leg, struct dh_err *err)
+{
+	int64_t now_ms = dh_time_now_ms();
+	struct dh_sigv4_request sr;
+	char sid[GW_RELAY_SID_MAX + 1], rid[DH_UUID_STRLEN + 1];
+	struct dh_uuid u;
+	struct call c;
+	int signed_req, r = DH_OK;
+
+	*leg = NULL;
+	memset(&c, 0, sizeof(c));
+	memset(&sr, 0, sizeof(sr));
+	sr.headers = req->headers;
+	sr.n_headers = req->n_headers;
+	signed_req = dh_sigv4_header_get(&sr, "authorization") != NULL;
+	c.event_source = "ssmmessages.amazonaws.com";
+	c.event_name = signed_req ? "OpenDataChannel" : "StartSessionStream";
+	if (dh_uuid_v4(&u) != DH_OK)
+		memset(&u, 0, sizeof(u));
+	dh_uuid_fmt(&u, rid);
+	if (api->sessions == NULL ||
+	    gw_relay_parse_path(req->path, sid, sizeof(sid), err) != DH_OK ||
+	    !query_has(req->query != NULL ? req->query : "",
+	    "role=publish_subscribe"))
+		call_fail(&c, 400, "ValidationException", "not a data channel"
+		    " URL");
+	else if (signed_req)
+		(void)authenticate(api, req, "ssmmessages", GW_SSM_INSTANCE,
+		    (time_t)(now_ms / 1000), &c);
+	if (c.error_code == NULL)
+		r = gw_relay_ws_attach(gw_session_relay(api->sessions), sid,
+		    signed_req ? c.who.instance_id : NULL, handle, now_ms, leg,
+		    err);
+	else
+		r = dh_err_set(err, DH_E_AUTH, "%s: %s", c.error_code,
+		    c.message);
+	audit(api, req, &c, rid, now_ms);
+	gw_auth_clear(&c.who);
+	return r;
+}
+
 void
 gw_api_tick(struct gw_api *api, int64_t now_ms)
 {
@@ -557,4 +662,16 @@ gw_api_tick(struct gw_api *api, int64_t now_ms)
 	    DH_OK)
 		dh_warn("audit delivery failed: %s", e.msg);
 	(void)gw_store_token_prune(api->st, now_ms, NULL);
+}
+
+void
+gw_api_poll(struct gw_api *api, int64_t now_ms)
+{
+	struct dh_err e;
+
+	dh_err_clear(&e);
+	if (gw_mw_tick(api->st, api->region, api->account, now_ms, &e) !=
+	    DH_OK)
+		dh_warn("maintenance windows: %s", e.msg);
+	(void)gw_cmd_pump(api->cmd, now_ms);
 }

@@ -24,6 +24,7 @@
 #include "dh_sigv4.h"
 #include "gw_audit.h"
 #include "gw_ctrl.h"
+#include "gw_relay.h"
 #include "gw_store.h"
 
 #define GW_API_MAX_BODY (1024 * 1024)     /* request body ceiling */
@@ -36,6 +37,7 @@
 #define GW_API_MAX_RESP_HEADERS 12
 
 struct gw_api;
+struct gw_session;    /* gw_session.h */
 struct gw_s3_spool;   /* gw_s3.h */
 
 struct gw_api_config {
@@ -45,6 +47,7 @@ struct gw_api_config {
 	const char *region;       /* copied */
 	const char *account;      /* copied, 12 digits */
 	const char *state_dir;    /* copied; NULL: no KMS master key, no S3 */
+	struct gw_session *sessions; /* borrowed; NULL: no Session Manager */
 };
 
 /* A request as received (all borrowed).  path is the raw path, query the
@@ -116,10 +119,23 @@ int gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
 int gw_api_ws_open(struct gw_api *api, const struct gw_api_req *req,
     void *handle, struct gw_ctrl_conn **conn, struct dh_err *err);
 
+/* Authorize a data-channel websocket upgrade (GET
+ * /v1/data-channel/<session-id>?role=publish_subscribe): a SigV4-signed
+ * upgrade (service ssmmessages, instance credentials) is the agent leg, an
+ * unsigned one the client leg, which proves itself with its token in the
+ * first frame.  Audit it and attach it to the relay; *leg belongs to the
+ * relay. */
+int gw_api_ws_open_data(struct gw_api *api, const struct gw_api_req *req,
+    void *handle, struct gw_relay_leg **leg, struct dh_err *err);
+
 /* Render an AWS JSON error body {"__type":code,"message":msg} into out. */
 int gw_api_error_body(const char *code, const char *msg, struct dh_buf *out);
 
 /* Periodic housekeeping (audit delivery); now_ms is wall-clock time. */
 void gw_api_tick(struct gw_api *api, int64_t now_ms);
+
+/* Fast housekeeping, about once a second: due maintenance windows fire
+ * (gw_mw_tick) and pending Run Command jobs go out (gw_cmd_pump). */
+void gw_api_poll(struct gw_api *api, int64_t now_ms);
 
 #endif

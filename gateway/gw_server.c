@@ -30,7 +30,10 @@ struct gw_server {
 	struct lws_vhost *vh;
 	struct gw_api *api;
 	struct gw_ctrl *ctrl;
+	struct gw_relay *relay;
 	lws_sorted_usec_list_t tick;
+	lws_sorted_usec_list_t poll_tick;
+	lws_sorted_usec_list_t relay_tick;
 	int port;
 	char addr[64];
 };
@@ -56,6 +59,7 @@ struct pss {
 	struct gw_api_resp resp;
 	size_t out_off;
 	struct gw_ctrl_conn *conn;
+	struct gw_relay_leg *leg;     /* data-channel websocket */
 	struct dh_buf msg;        /* websocket message assembly */
 };
 
@@ -719,7 +723,11 @@ on_ws_filter(struct gw_server *s, struct lws *wsi, struct pss *ps)
 		return -1;
 	fill_req(ps, &req);
 	dh_err_clear(&e);
-	r = gw_api_ws_open(s->api, &req, wsi, &ps->conn, &e);
+	if (strncmp(ps->path, GW_RELAY_PATH, strlen(GW_RELAY_PATH)) == 0)
+		r = s->relay == NULL ? dh_err_set(&e, DH_E_STATE, "no relay") :
+		    gw_api_ws_open_data(s->api, &req, wsi, &ps->leg, &e);
+	else
+		r = gw_api_ws_open(s->api, &req, wsi, &ps->conn, &e);
 	if (r != DH_OK) {
 		dh_info("websocket from %s refused: %s", ps->source_ip,
 		    dh_log_escape(e.msg, strlen(e.msg), 200, esc, sizeof(esc)));
@@ -727,8 +735,81 @@ on_ws_filter(struct gw_server *s, struct lws *wsi, struct pss *ps)
 		return -1;
 	}
 	ps->is_ws = 1;
-	dh_buf_init(&ps->msg, GW_CTRL_MAX_FRAME);
+	dh_buf_init(&ps->msg, ps->leg != NULL ? GW_RELAY_MAX_FRAME :
+	    GW_CTRL_MAX_FRAME);
 	return 0;
+}
+
+/* A data-channel message (whole, or assembled from fragments). */
+static int
+on_relay_receive(struct gw_server *s, struct lws *wsi, struct pss *ps,
+    const void *in, size_t len)
+{
+	struct dh_err e;
+	char esc[256];
+	const void *p = in;
+	size_t n = len;
+	int r;
+
+	if (!lws_is_first_fragment(wsi) || !lws_is_final_fragment(wsi) ||
+	    ps->msg.len > 0) {
+		if (dh_buf_put(&ps->msg, in, len) != DH_OK) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+			    NULL, 0);
+			return -1;
+		}
+		if (!lws_is_final_fragment(wsi))
+			return 0;
+		p = ps->msg.d;
+		n = ps->msg.len;
+	}
+	dh_err_clear(&e);
+	r = gw_relay_ws_message(s->relay, ps->leg, !lws_frame_is_binary(wsi),
+	    p, n, dh_time_now_ms(), &e);
+	dh_buf_reset(&ps->msg);
+	if (r != DH_OK) {
+		dh_info("data channel from %s closed: %s", ps->source_ip,
+		    dh_log_escape(e.msg, strlen(e.msg), 200, esc, sizeof(esc)));
+		lws_close_reason(wsi, r == DH_E_TOOBIG ?
+		    LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE :
+		    LWS_CLOSE_STATUS_POLICY_VIOLATION, NULL, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* Write the next frame queued towards a data-channel leg. */
+static int
+on_relay_writeable(struct gw_server *s, struct lws *wsi, struct pss *ps)
+{
+	unsigned char *p;
+	size_t n;
+	int r = gw_relay_ws_peek(s->relay, ps->leg, &p, &n);
+
+	if (r < 0) {
+		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+		return -1;
+	}
+	if (r == 0)
+		return 0;
+	if (lws_write(wsi, p, n, LWS_WRITE_BINARY) < (int)n)
+		return -1;
+	gw_relay_ws_sent(s->relay, ps->leg);
+	return 0;
+}
+
+static void
+relay_wake(void *arg, void *handle)
+{
+	(void)arg;
+	lws_callback_on_writable((struct lws *)handle);
+}
+
+static void
+relay_flow(void *arg, void *handle, int on)
+{
+	(void)arg;
+	lws_rx_flow_control((struct lws *)handle, on);
 }
 
 static int
@@ -738,6 +819,8 @@ on_ws_receive(struct gw_server *s, struct lws *wsi, struct pss *ps,
 	struct dh_err e;
 	char esc[256];
 
+	if (ps->leg != NULL)
+		return on_relay_receive(s, wsi, ps, in, len);
 	if (ps->conn == NULL)
 		return -1;
 	if (dh_buf_put(&ps->msg, in, len) != DH_OK)
@@ -826,11 +909,17 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_RECEIVE:
 		return on_ws_receive(s, wsi, ps, in, len);
 	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (ps != NULL && ps->leg != NULL)
+			return on_relay_writeable(s, wsi, ps);
 		return ps != NULL ? on_ws_writeable(wsi, ps) : 0;
 	case LWS_CALLBACK_CLOSED:
 		if (ps != NULL && ps->conn != NULL) {
 			gw_ctrl_ws_detach(s->ctrl, ps->conn);
 			ps->conn = NULL;
+		}
+		if (ps != NULL && ps->leg != NULL) {
+			gw_relay_ws_detach(s->relay, ps->leg, dh_time_now_ms());
+			ps->leg = NULL;
 		}
 		if (ps != NULL)
 			release(ps);
@@ -842,7 +931,7 @@ callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 }
 
 static const struct lws_protocols protocols[] = {
-	{ "deckhand", callback, sizeof(struct pss), 4096, 0, NULL, 0 },
+	{ "deckhand", callback, sizeof(struct pss), 65536, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -860,6 +949,29 @@ tick_cb(lws_sorted_usec_list_t *sul)
 	gw_api_tick(s->api, dh_time_now_ms());
 	lws_sul_schedule(s->ctx, 0, &s->tick, tick_cb,
 	    (lws_usec_t)GW_SERVER_TICK_MS * 1000);
+}
+
+/* Maintenance windows and Run Command delivery, once a second. */
+static void
+poll_cb(lws_sorted_usec_list_t *sul)
+{
+	struct gw_server *s = lws_container_of(sul, struct gw_server,
+	    poll_tick);
+
+	gw_api_poll(s->api, dh_time_now_ms());
+	lws_sul_schedule(s->ctx, 0, &s->poll_tick, poll_cb,
+	    (lws_usec_t)1000 * 1000);
+}
+
+static void
+relay_tick_cb(lws_sorted_usec_list_t *sul)
+{
+	struct gw_server *s = lws_container_of(sul, struct gw_server,
+	    relay_tick);
+
+	gw_relay_tick(s->relay, dh_time_now_ms());
+	lws_sul_schedule(s->ctx, 0, &s->relay_tick, relay_tick_cb,
+	    (lws_usec_t)GW_RELAY_TICK_MS * 1000);
 }
 
 static void
@@ -887,6 +999,7 @@ gw_server_new(const struct gw_server_config *cfg, struct gw_server **out,
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
 	s->api = cfg->api;
 	s->ctrl = cfg->ctrl;
+	s->relay = cfg->relay;
 	gw_ctrl_set_waker(s->ctrl, wake_ws);
 	snprintf(s->addr, sizeof(s->addr), "%s", cfg->addr);
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_to_dh);
@@ -925,6 +1038,20 @@ gw_server_new(const struct gw_server_config *cfg, struct gw_server **out,
 	s->port = lws_get_vhost_listen_port(s->vh);
 	lws_sul_schedule(s->ctx, 0, &s->tick, tick_cb,
 	    (lws_usec_t)GW_SERVER_TICK_MS * 1000);
+	lws_sul_schedule(s->ctx, 0, &s->poll_tick, poll_cb,
+	    (lws_usec_t)1000 * 1000);
+	if (s->relay != NULL) {
+		struct gw_relay_io io;
+
+		memset(&io, 0, sizeof(io));
+		io.wake = relay_wake;
+		io.rx_flow = relay_flow;
+		io.headroom = LWS_PRE;
+		io.arg = s;
+		gw_relay_set_io(s->relay, &io);
+		lws_sul_schedule(s->ctx, 0, &s->relay_tick, relay_tick_cb,
+		    (lws_usec_t)GW_RELAY_TICK_MS * 1000);
+	}
 	*out = s;
 	return DH_OK;
 }
@@ -957,6 +1084,8 @@ gw_server_free(struct gw_server *s)
 	if (s == NULL)
 		return;
 	lws_sul_cancel(&s->tick);
+	lws_sul_cancel(&s->poll_tick);
+	lws_sul_cancel(&s->relay_tick);
 	lws_context_destroy(s->ctx);
 	free(s);
 }

@@ -25,6 +25,7 @@
 #include "dh_err.h"
 #include "gw_api.h"
 #include "gw_ctrl.h"
+#include "gw_relay.h"
 
 #define GW_SERVER_MAX_HEAD 16384       /* all request header bytes */
 #define GW_SERVER_MAX_HEADERS 64       /* header lines kept for SigV4 */
@@ -40,6 +41,7 @@ struct gw_server_config {
 	const char *key;          /* server key PEM path */
 	struct gw_api *api;       /* borrowed */
 	struct gw_ctrl *ctrl;     /* borrowed */
+	struct gw_relay *relay;   /* borrowed; NULL: no data channels */
 };
 
 /* Create the context and start listening; *out freed by gw_server_free. */

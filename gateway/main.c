@@ -30,6 +30,7 @@
 #include "gw_ctrl.h"
 #include "gw_policy.h"
 #include "gw_server.h"
+#include "gw_session.h"
 #include "gw_store.h"
 #include "gw_tls.h"
 
@@ -58,6 +59,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: deckhand-gateway serve --state DIR [--listen ADDR:PORT]"
 	    " [--region R] [--name DNS-OR-IP]... [--log-level L]\n"
+	    "       [--session-minute-ms N]\n"
 	    "       deckhand-gateway keys create --state DIR --name NAME"
 	    " --policy FILE\n"
 	    "defaults: --listen %s --region %s\n", DEFAULT_LISTEN,
@@ -222,6 +224,9 @@ cmd_serve(int argc, char **argv)
 	struct gw_store *st = NULL;
 	struct gw_audit *audit = NULL;
 	struct gw_ctrl *ctrl = NULL;
+	struct gw_session *sessions = NULL;
+	long long minute_ms = 60000;
+	char *mend = NULL;
 	struct gw_api *api = NULL;
 	struct gw_server *srv = NULL;
 	struct sigaction sa;
@@ -238,6 +243,16 @@ cmd_serve(int argc, char **argv)
 			listen = argv[++i];
 		else if (strcmp(argv[i], "--region") == 0 && i + 1 < argc)
 			region = argv[++i];
+		else if (strcmp(argv[i], "--session-minute-ms") == 0 &&
+		    i + 1 < argc) {
+			/* Length of a session-timeout "minute" (tests). */
+			minute_ms = strtoll(argv[++i], &mend, 10);
+			if (*mend != '\0' || minute_ms < 1 ||
+			    minute_ms > 60000) {
+				usage();
+				return 2;
+			}
+		}
 		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc &&
 		    n_names < GW_TLS_MAX_NAMES)
 			names[n_names++] = argv[++i];
@@ -271,6 +286,12 @@ cmd_serve(int argc, char **argv)
 		    &err);
 	if (r == DH_OK)
 		r = gw_ctrl_new(st, &ctrl, &err);
+	if (r == DH_OK)
+		r = gw_session_new(st, ctrl, region, account, dh_time_now_ms(),
+		    &sessions, &err);
+	if (r == DH_OK)
+		gw_relay_set_minute_ms(gw_session_relay(sessions),
+		    (int64_t)minute_ms);
 	if (r == DH_OK) {
 		memset(&acfg, 0, sizeof(acfg));
 		acfg.st = st;
@@ -279,6 +300,7 @@ cmd_serve(int argc, char **argv)
 		acfg.region = region;
 		acfg.account = account;
 		acfg.state_dir = state;
+		acfg.sessions = sessions;
 		r = gw_api_new(&acfg, &api, &err);
 	}
 	if (r == DH_OK) {
@@ -289,6 +311,7 @@ cmd_serve(int argc, char **argv)
 		scfg.key = tls.key;
 		scfg.api = api;
 		scfg.ctrl = ctrl;
+		scfg.relay = gw_session_relay(sessions);
 		r = gw_server_new(&scfg, &srv, &err);
 	}
 	if (r != DH_OK) {
@@ -316,6 +339,7 @@ done:
 	g_server = NULL;
 	gw_server_free(srv);
 	gw_api_free(api);
+	gw_session_free(sessions);
 	gw_ctrl_free(ctrl);
 	gw_audit_close(audit);
 	gw_store_close(st);
