@@ -342,6 +342,8 @@ ctrl_closed(struct gw_relay *r, struct rsess *s, const char *output,
 	struct dh_uuid id;
 	struct dh_buf pl;
 
+	if (r->ctrl == NULL)
+		return;
 	dh_buf_init(&pl, GW_RELAY_MAX_OPEN);
 	if (dh_uuid_v4(&id) == DH_OK && dh_mgs_channel_closed_build(&id,
 	    (uint64_t)now_ms, s->info.target, s->info.id, output, &pl, NULL) ==
@@ -663,7 +665,7 @@ gw_relay_start(struct gw_relay *r, const struct gw_relay_info *info,
 	if (find(r, info->id) != NULL)
 		return dh_err_set(err, DH_E_EXISTS, "session %s exists",
 		    info->id);
-	if (gw_ctrl_lookup(r->ctrl, info->target) == NULL)
+	if (r->ctrl == NULL || gw_ctrl_lookup(r->ctrl, info->target) == NULL)
 		return dh_err_set(err, DH_E_NOTFOUND, "%s is not connected.",
 		    info->target);
 	rc = dh_uuid_v4(&id);
