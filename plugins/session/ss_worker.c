@@ -40,6 +40,7 @@
 #define DRAIN_MS 2000
 #define OUTQ_HIGH (4u * 1024 * 1024)
 #define OUTQ_LOW (1u * 1024 * 1024)
+#define INFLIGHT_MAX (2u * 1024 * 1024)
 #define COMPLETE_TRIES 3
 #define PROTO "ss-data"
 #define DC_QUERY "role=publish_subscribe"
@@ -871,20 +872,18 @@ outq_push(struct worker *w, int binary, const void *p, size_t n, int front)
 
 /* ------------------------------------------------------ flow control */
 
-static int
-rel_paused(const struct worker *w)
-{
-	struct dh_mgsrel_stats st;
-
-	dh_mgsrel_stats(w->rel, &st);
-	return st.paused;
-}
-
+/* Read the pty only while the peer keeps up: not paused, socket queue
+ * and unacknowledged bytes under their windows (a bounded window keeps the
+ * round trip, and so needless resends, small when the client is slow). */
 static int
 can_produce(const struct worker *w)
 {
-	return w->state == W_ACTIVE && w->ws_up && !rel_paused(w) &&
-	    w->outq_bytes < OUTQ_HIGH &&
+	struct dh_mgsrel_stats st;
+
+	if (w->state != W_ACTIVE || !w->ws_up || w->outq_bytes >= OUTQ_HIGH)
+		return 0;
+	dh_mgsrel_stats(w->rel, &st);
+	return !st.paused && st.inflight_bytes < INFLIGHT_MAX &&
 	    dh_mgsrel_can_send(w->rel, w->chunk + SS_KMS_OVERHEAD);
 }
 
@@ -2357,8 +2356,18 @@ ss_worker_run(const struct ss_worker_env *env, const struct ss_task *t,
 		    t->session_id, e.msg);
 	w->tr = NULL;
 	report(w);
-	dh_info("session %s: done (%s, shell exit %d)", t->session_id,
-	    w->status, w->exit_code);
+	{
+		struct dh_mgsrel_stats st;
+
+		dh_mgsrel_stats(w->rel, &st);
+		dh_info("session %s: done (%s, shell exit %d; %llu messages"
+		    " sent, %llu resent, %llu acked, %llu received, srtt %.1f"
+		    " ms)", t->session_id, w->status, w->exit_code,
+		    (unsigned long long)st.sent,
+		    (unsigned long long)st.retransmits,
+		    (unsigned long long)st.acks_received,
+		    (unsigned long long)st.delivered, st.srtt_ms);
+	}
 	code = strcmp(w->status, "Failed") == 0 ? 1 : 0;
 	ss_kms_clear(&w->kms);
 	dh_wipe(&w->creds, sizeof(w->creds));

@@ -1,0 +1,239 @@
+"""Shell sessions end to end: deckhand-gateway + a registered deckhand-agent
++ `deckhand session start` driven through a pty (os.openpty), on loopback.
+
+Covered: commands run and their output arrives, the terminal size reaches
+the remote shell and a SIGWINCH resize is seen by `stty size`, a 50 MB file
+`cat` arrives byte for byte (sha256 of the bytes between two markers),
+the shell's exit ends the session with the plugin's exit message, a KMS
+session (gateway KMS key: GenerateDataKey/Decrypt, EncChallenge) and Run As
+(runAsEnabled with runAsDefaultUser=nobody).  Numbers are printed, never
+asserted.
+"""
+import fcntl
+import hashlib
+import json
+import os
+import pathlib
+import re
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+
+import pytest
+
+from conftest import hermetic_env
+from test_agent_register import Gateway, _register, _wait_log, _wait_online, _agent_env, REGION
+
+
+@pytest.fixture
+def gateway(build, tmp_path):
+    if not (pathlib.Path(build) / "deckhand-gateway").exists():
+        pytest.skip("deckhand-gateway is not built")
+    gw = Gateway(build, tmp_path / "gw")
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def agent(build, gateway, tmp_path):
+    act = gateway.aws("ssm", "create-activation", "--iam-role", "SSMServiceRole",
+                      "--registration-limit", "1")
+    state = tmp_path / "agent"
+    reg = _register(build, gateway, act, state)
+    assert reg.returncode == 0, reg.stderr
+    iid = re.search(r"instance (mi-[0-9a-f]+)", reg.stdout).group(1)
+    log_path = tmp_path / "agent.log"
+    log = open(log_path, "wb")
+    env = _agent_env(gateway, DECKHAND_SESSION_SPOOL_DIR=str(tmp_path / "spool"))
+    proc = subprocess.Popen([str(pathlib.Path(build) / "deckhand-agent"), "run", "--state", str(state)],
+                            stdout=log, stderr=log, env=env)
+    try:
+        assert _wait_online(gateway, iid) is not None, log_path.read_text()
+        assert _wait_log(log_path, r"control channel: open"), log_path.read_text()
+        yield {"iid": iid, "log": log_path, "proc": proc}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+class Cli:
+    """`deckhand session start` on a pty we own."""
+
+    def __init__(self, build, gw, target, rows=40, cols=120, extra=()):
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        env = gw.aws_env()
+        self.proc = subprocess.Popen(
+            [str(pathlib.Path(build) / "deckhand"), "session", "start", "--target", target,
+             "--endpoint-url", gw.url] + list(extra),
+            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+            preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
+        os.close(slave)
+        self.buf = bytearray()
+
+    def read_until(self, pattern, timeout=30):
+        rx = re.compile(pattern)
+        deadline = time.time() + timeout
+        pos = 0
+        while time.time() < deadline:
+            m = rx.search(self.buf, pos)
+            if m:
+                return m
+            pos = max(0, len(self.buf) - 256)
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if r:
+                try:
+                    chunk = os.read(self.master, 1 << 20)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                self.buf += chunk
+        raise AssertionError("timeout waiting for %r; got %r" % (pattern, bytes(self.buf[-2000:])))
+
+    def send(self, text):
+        os.write(self.master, text.encode() if isinstance(text, str) else text)
+
+    def resize(self, rows, cols):
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc.send_signal(signal.SIGWINCH)
+
+    def finish(self, timeout=20):
+        deadline = time.time() + timeout
+        while self.proc.poll() is None and time.time() < deadline:
+            r, _, _ = select.select([self.master], [], [], 0.2)
+            if r:
+                try:
+                    self.buf += os.read(self.master, 1 << 20)
+                except OSError:
+                    pass
+        if self.proc.poll() is None:
+            self.proc.kill()
+        rc = self.proc.wait()
+        try:
+            while True:
+                r, _, _ = select.select([self.master], [], [], 0.1)
+                if not r:
+                    break
+                chunk = os.read(self.master, 1 << 20)
+                if not chunk:
+                    break
+                self.buf += chunk
+        except OSError:
+            pass
+        os.close(self.master)
+        return rc
+
+
+def test_shell_commands_resize_exit(build, gateway, agent, capsys):
+    cli = Cli(build, gateway, agent["iid"], rows=33, cols=111)
+    try:
+        m = cli.read_until(rb"Starting session with SessionId: (\S+)")
+        sid = m.group(1).decode()
+        cli.send("echo marker-$((6*7))\r")
+        cli.read_until(rb"marker-42")
+        cli.send("stty size\r")
+        cli.read_until(rb"33 111")
+        cli.resize(50, 140)
+        time.sleep(0.3)
+        cli.send("stty size; echo TERM=$TERM\r")
+        cli.read_until(rb"50 140")
+        cli.read_until(rb"TERM=xterm-256color")
+        cli.send("id -un\r")
+        cli.read_until(rb"ssm-user")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId: " + re.escape(sid).encode() +
+                       rb"|SessionId: " + re.escape(sid).encode(), timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+    assert _wait_log(agent["log"], r"session %s: agent_task_complete acknowledged" % re.escape(sid)), \
+        agent["log"].read_text()[-3000:]
+
+
+def _session_doc(gateway, tmp_path, name, inputs):
+    content = {"schemaVersion": "1.0", "description": "deckhand test preferences",
+               "sessionType": "Standard_Stream", "inputs": inputs}
+    path = tmp_path / (name + ".json")
+    path.write_text(json.dumps(content))
+    gateway.aws("ssm", "create-document", "--name", name, "--document-type", "Session",
+                "--content", "file://%s" % path)
+
+
+def test_cat_50mb_every_byte(build, gateway, agent, capsys):
+    size = 50 * 1024 * 1024
+    cli = Cli(build, gateway, agent["iid"])
+    try:
+        cli.read_until(rb"Starting session with SessionId: (\S+)")
+        cli.send("f=$(mktemp); head -c %d /dev/urandom > $f; echo SUM=$(sha256sum < $f | cut -c1-64)\r" % size)
+        want = cli.read_until(rb"SUM=([0-9a-f]{64})", timeout=60).group(1).decode()
+        cli.buf.clear()
+        cli.send("stty raw -echo; printf 'BEGIN-%s' XYZZY; cat $f; printf 'END-%s' XYZZY; stty sane; rm -f $f\r")
+        cli.read_until(rb"BEGIN-XYZZY", timeout=30)
+        t0 = time.monotonic()
+        cli.read_until(rb"END-XYZZY", timeout=240)
+        dt = time.monotonic() - t0
+        data = bytes(cli.buf)
+        body = data[data.index(b"BEGIN-XYZZY") + 11:data.rindex(b"END-XYZZY")]
+        assert len(body) == size
+        assert hashlib.sha256(body).hexdigest() == want
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0
+    with capsys.disabled():
+        print("\n[session] cat 50 MiB through gateway -> deckhand: %.2f s, %.1f MB/s"
+              % (dt, size / dt / 1e6))
+
+
+def test_kms_session(build, gateway, agent, tmp_path):
+    key = gateway.aws("kms", "create-key", "--description", "session test")["KeyMetadata"]["KeyId"]
+    _session_doc(gateway, tmp_path, "deckhand-kms", {"kmsKeyId": key})
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "deckhand-kms"))
+    try:
+        cli.read_until(rb"Starting session with SessionId: (\S+)")
+        cli.read_until(rb"This session is encrypted using AWS KMS\.")
+        cli.send("echo kms-$((40+2))\r")
+        cli.read_until(rb"kms-42")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0
+    log = agent["log"].read_text()
+    assert "kms on" in log
+
+
+def test_run_as(build, gateway, agent, tmp_path):
+    _session_doc(gateway, tmp_path, "deckhand-runas", {"runAsEnabled": True, "runAsDefaultUser": "nobody"})
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "deckhand-runas"))
+    try:
+        cli.read_until(rb"Starting session with SessionId: (\S+)")
+        cli.send("echo who=$(id -un)\r")
+        cli.read_until(rb"who=nobody")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0
+
+
+def test_run_as_root_refused(build, gateway, agent, tmp_path):
+    _session_doc(gateway, tmp_path, "deckhand-root", {"runAsEnabled": True, "runAsDefaultUser": "root"})
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "deckhand-root"))
+    try:
+        cli.read_until(rb"Starting session with SessionId: (\S+)")
+        cli.read_until(rb"sessions as root are refused")
+        cli.read_until(rb"Exiting session with sessionId|SessionId: \S+ : ", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0
