@@ -1,0 +1,182 @@
+#!/bin/sh
+# Session benchmark (issue 4): output throughput of `cat` of a large file
+# through deckhand-agent -> deckhand-gateway -> `deckhand session start`,
+# keystroke echo latency (p50/p99) through the same path, and the session
+# worker's memory, next to raw baselines measured in the same run: the same
+# bytes through a plain pty (read by the same harness) and through a plain
+# TLS loopback socket.  Prints numbers, asserts nothing.
+#   sh bench/session.sh [BUILD] [MiB] [ECHO_SAMPLES]
+set -eu
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-build/release}
+case "$BUILD" in /*) ;; *) BUILD="$ROOT/$BUILD" ;; esac
+MIB=${2:-50}
+SAMPLES=${3:-300}
+export DH_BUILD="$BUILD" BENCH_MIB="$MIB" BENCH_SAMPLES="$SAMPLES"
+cd "$ROOT/tests/integration"
+exec /usr/bin/python3 - <<'PY'
+import os, re, select, socket, ssl, statistics, subprocess, sys, tempfile, threading, time, tty, pathlib
+
+sys.path.insert(0, os.getcwd())
+from conftest import make_cert                                      # noqa: E402
+from test_agent_register import Gateway, _register, _wait_online, _wait_log, _agent_env  # noqa: E402
+from test_session_e2e import Cli                                    # noqa: E402
+
+BUILD = os.environ["DH_BUILD"]
+SIZE = int(os.environ["BENCH_MIB"]) * 1024 * 1024
+SAMPLES = int(os.environ["BENCH_SAMPLES"])
+
+
+def drain(fd, want, marker=None):
+    """The harness reader used everywhere: select + 1 MiB reads."""
+    got = 0
+    t0 = time.monotonic()
+    while got < want:
+        r, _, _ = select.select([fd], [], [], 5)
+        if not r:
+            break
+        c = os.read(fd, 1 << 20)
+        if not c:
+            break
+        got += len(c)
+    return got, time.monotonic() - t0
+
+
+def raw_pty():
+    m, s = os.openpty()
+    tty.setraw(s)
+    p = subprocess.Popen(["head", "-c", str(SIZE), "/dev/urandom"], stdout=s)
+    os.close(s)
+    got, dt = drain(m, SIZE)
+    p.wait()
+    os.close(m)
+    return got / dt / 1e6
+
+
+def raw_tls(tmp):
+    cert, key = make_cert(tmp)
+    sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    sctx.load_cert_chain(cert, key)
+    cctx = ssl.create_default_context(cafile=str(cert))
+    cctx.check_hostname = False
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    blob = os.urandom(1 << 20)
+
+    def serve():
+        c, _ = ls.accept()
+        with sctx.wrap_socket(c, server_side=True) as t:
+            sent = 0
+            while sent < SIZE:
+                t.sendall(blob)
+                sent += len(blob)
+    th = threading.Thread(target=serve, daemon=True)
+    th.start()
+    s = cctx.wrap_socket(socket.create_connection(ls.getsockname()))
+    got, t0 = 0, time.monotonic()
+    while got < SIZE:
+        c = s.recv(1 << 20)
+        if not c:
+            break
+        got += len(c)
+    dt = time.monotonic() - t0
+    s.close()
+    th.join(5)
+    return got / dt / 1e6
+
+
+def mem(pid):
+    st = pathlib.Path("/proc/%d/status" % pid).read_text()
+    rss = int(re.search(r"VmRSS:\s+(\d+)", st).group(1))
+    anon = int(re.search(r"RssAnon:\s+(\d+)", st).group(1))
+    pss = 0
+    try:
+        sm = pathlib.Path("/proc/%d/smaps_rollup" % pid).read_text()
+        pss = int(re.search(r"^Pss:\s+(\d+)", sm, re.M).group(1))
+    except OSError:
+        pass
+    return rss, anon, pss
+
+
+def main():
+    tmp = pathlib.Path(tempfile.mkdtemp(prefix="dh-bench-session-"))
+    base_pty = raw_pty()
+    base_tls = raw_tls(tmp)
+    gw = Gateway(BUILD, tmp / "gw")
+    agent = None
+    try:
+        act = gw.aws("ssm", "create-activation", "--iam-role", "SSMServiceRole", "--registration-limit", "1")
+        reg = _register(BUILD, gw, act, tmp / "agent")
+        assert reg.returncode == 0, reg.stderr
+        iid = re.search(r"instance (mi-[0-9a-f]+)", reg.stdout).group(1)
+        log_path = tmp / "agent.log"
+        log = open(log_path, "wb")
+        agent = subprocess.Popen([BUILD + "/deckhand-agent", "run", "--state", str(tmp / "agent")],
+                                 stdout=log, stderr=log,
+                                 env=_agent_env(gw, DECKHAND_SESSION_SPOOL_DIR=str(tmp / "spool")))
+        assert _wait_online(gw, iid) and _wait_log(log_path, r"control channel: open")
+        cli = Cli(BUILD, gw, iid)
+        cli.read_until(rb"Starting session with SessionId")
+        cli.send("echo ready-$((1+1))\r")
+        cli.read_until(rb"ready-2")
+        wpid = int(re.findall(r"worker (\d+) started", log_path.read_text())[-1])
+        idle_mem = mem(wpid)
+        # keystroke echo: one byte out, wait for its echo
+        lat = []
+        for i in range(SAMPLES):
+            ch = b"abcdefghij"[i % 10:i % 10 + 1]
+            n0 = len(cli.buf)
+            t0 = time.monotonic()
+            cli.send(ch)
+            while True:
+                r, _, _ = select.select([cli.master], [], [], 5)
+                if not r:
+                    raise SystemExit("echo timed out")
+                cli.buf += os.read(cli.master, 65536)
+                if ch in cli.buf[n0:]:
+                    break
+            lat.append((time.monotonic() - t0) * 1000)
+        cli.send(b"\x15")  # ^U: drop the typed line
+        cli.send("stty raw -echo; printf 'BEGIN-%%s' XYZZY; head -c %d /dev/urandom; printf 'END-%%s' XYZZY;"
+                 " stty sane\r" % SIZE)
+        cli.read_until(rb"BEGIN-XYZZY", timeout=30)
+        n0 = len(cli.buf)
+        t0 = time.monotonic()
+        busy_mem = (0, 0, 0)
+        while True:
+            r, _, _ = select.select([cli.master], [], [], 10)
+            if not r:
+                raise SystemExit("transfer stalled")
+            cli.buf += os.read(cli.master, 1 << 20)
+            if busy_mem == (0, 0, 0) and len(cli.buf) - n0 > SIZE // 2:
+                busy_mem = mem(wpid)
+            if cli.buf.find(b"END-XYZZY", max(n0, len(cli.buf) - 70000)) >= 0:
+                break
+        dt = time.monotonic() - t0
+        del cli.buf[:]
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session", timeout=30)
+        cli.finish()
+        lat.sort()
+        p50 = statistics.median(lat)
+        p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+        print("session output, %d MiB of /dev/urandom bytes:" % (SIZE >> 20))
+        print("  raw pty (same harness)          %8.1f MB/s" % base_pty)
+        print("  raw TLS loopback socket         %8.1f MB/s" % base_tls)
+        print("  agent -> gateway -> deckhand    %8.1f MB/s  (target >= 65; %.0f%% of the raw pty)"
+              % (SIZE / dt / 1e6, 100 * SIZE / dt / 1e6 / base_pty))
+        print("keystroke echo through the gateway, %d samples: p50 %.2f ms, p99 %.2f ms (target p99 <= 2)"
+              % (len(lat), p50, p99))
+        print("session worker memory (kB): idle VmRSS %d (anon %d, PSS %d); during the transfer VmRSS %d"
+              " (anon %d, PSS %d)  (target <= 1024)" % (idle_mem + busy_mem))
+        print("load average: %s" % open("/proc/loadavg").read().strip())
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(10)
+        gw.stop()
+
+
+main()
+PY
