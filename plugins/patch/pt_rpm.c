@@ -82,6 +82,7 @@ struct pt_rpm_md {
 	size_t *slots; /* open addressing: name index + 1, 0 = empty */
 	size_t n_slots;
 	int filtered;  /* only names already present are kept */
+	char **floor;  /* filtered: lowest installed EVR per name index */
 
 	char **repos;
 	size_t n_repos;
@@ -192,6 +193,23 @@ md_name(struct pt_rpm_md *md, const char *s, size_t n, int insert, size_t *idx)
 	return DH_OK;
 }
 
+static size_t
+md_lookup(const struct pt_rpm_md *md, const char *s)
+{
+	size_t n = strlen(s), k, j;
+
+	if (md->n_slots == 0)
+		return SIZE_MAX;
+	k = (size_t)hash_name(s, n) & (md->n_slots - 1);
+	while (md->slots[k] != 0) {
+		j = md->slots[k] - 1;
+		if (strcmp(md->names[j], s) == 0)
+			return j;
+		k = (k + 1) & (md->n_slots - 1);
+	}
+	return SIZE_MAX;
+}
+
 struct pt_rpm_md *
 pt_rpm_md_new(void)
 {
@@ -239,8 +257,12 @@ pt_rpm_md_free(struct pt_rpm_md *md)
 	for (i = 0; i < md->n_repos; i++)
 		free(md->repos[i]);
 	free(md->repos);
-	for (i = 0; i < md->n_names; i++)
+	for (i = 0; i < md->n_names; i++) {
 		free(md->names[i]);
+		if (md->floor != NULL)
+			free(md->floor[i]);
+	}
+	free(md->floor);
 	free(md->names);
 	free(md->slots);
 	free(md);
@@ -263,16 +285,60 @@ pt_rpm_md_keep_only(struct pt_rpm_md *md, const struct pt_inventory *inv,
     struct dh_err *err)
 {
 	size_t i, idx;
+	char **fl;
 	int rc;
 
 	for (i = 0; i < inv->n_pkgs; i++) {
+		if (inv->pkgs[i].name == NULL)
+			continue;
 		rc = md_name(md, inv->pkgs[i].name, strlen(inv->pkgs[i].name), 1,
 		    &idx);
 		if (rc != DH_OK)
 			return dh_err_set(err, rc, "rpm metadata: out of memory");
 	}
+	fl = calloc(md->n_names > 0 ? md->n_names : 1, sizeof(*fl));
+	if (fl == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "rpm metadata: out of memory");
+	for (i = 0; i < inv->n_pkgs; i++) {
+		if (inv->pkgs[i].name == NULL || inv->pkgs[i].version == NULL)
+			continue;
+		idx = md_lookup(md, inv->pkgs[i].name);
+		if (fl[idx] != NULL &&
+		    pt_rpmver_evr_cmp(inv->pkgs[i].version, fl[idx]) >= 0)
+			continue;
+		free(fl[idx]);
+		fl[idx] = strdup(inv->pkgs[i].version);
+		if (fl[idx] == NULL) {
+			for (i = 0; i < md->n_names; i++)
+				free(fl[i]);
+			free(fl);
+			return dh_err_set(err, DH_E_NOMEM,
+			    "rpm metadata: out of memory");
+		}
+	}
+	md->floor = fl;
 	md->filtered = 1;
 	return DH_OK;
+}
+
+/* Filtered sets drop versions no installed package of the name could
+ * update to: at or below the lowest installed EVR. */
+static int
+below_floor(const struct pt_rpm_md *md, size_t idx, const char *e,
+    const char *v, const char *r)
+{
+	struct pt_rpmver_evr a, f;
+
+	if (md->floor == NULL || md->floor[idx] == NULL)
+		return 0;
+	a.e = e;
+	a.elen = e != NULL ? strlen(e) : 0;
+	a.v = v != NULL ? v : "";
+	a.vlen = strlen(a.v);
+	a.r = r;
+	a.rlen = r != NULL ? strlen(r) : 0;
+	pt_rpmver_parse(md->floor[idx], &f);
+	return pt_rpmver_evr_cmp_parsed(&a, &f) <= 0;
 }
 
 static int
@@ -656,6 +722,8 @@ md_add_avail(struct pt_rpm_md *md, size_t repo, const char *name,
 	rc = md_name(md, name, strlen(name), !md->filtered, &idx);
 	if (rc != DH_OK || idx == SIZE_MAX)
 		return rc;
+	if (below_floor(md, idx, *e, *v, *r))
+		return DH_OK;
 	if (md->n_avail >= PT_RPM_MAX_PKGS)
 		return DH_E_TOOBIG;
 	rc = grow((void **)&md->avail, &md->cap_avail, md->n_avail,
@@ -829,7 +897,8 @@ upd_start(struct xctx *x, const char *el, const char **atts)
 			xfail(x, rc, "%s", "out of memory");
 			return;
 		}
-		if (idx == SIZE_MAX)
+		if (idx == SIZE_MAX || below_floor(md, idx, attr(atts, "epoch"),
+		    attr(atts, "version"), attr(atts, "release")))
 			return;
 		if (md->n_advp >= PT_RPM_MAX_PKGS) {
 			xfail(x, DH_E_TOOBIG, "more than %s advisory packages",
@@ -2290,23 +2359,6 @@ out:
 
 /* ---------------------------------------------------------------------- */
 /* Resolution                                                              */
-
-static size_t
-md_lookup(const struct pt_rpm_md *md, const char *s)
-{
-	size_t n = strlen(s), k, j;
-
-	if (md->n_slots == 0)
-		return SIZE_MAX;
-	k = (size_t)hash_name(s, n) & (md->n_slots - 1);
-	while (md->slots[k] != 0) {
-		j = md->slots[k] - 1;
-		if (strcmp(md->names[j], s) == 0)
-			return j;
-		k = (k + 1) & (md->n_slots - 1);
-	}
-	return SIZE_MAX;
-}
 
 struct arches {
 	const char **v;
