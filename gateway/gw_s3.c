@@ -93,8 +93,24 @@ pct_decode(const char *s, size_t n, int plus_space, char *out, size_t on)
 	return DH_OK;
 }
 
-int
-gw_s3_parse_path(const char *path, char *bucket, size_t bn, char *key,
+/* Copy (decode = 0) or percent-decode s[0..n) into out[on]. */
+static int
+take(const char *s, size_t n, int decode, int plus_space, char *out,
+    size_t on)
+{
+	if (decode)
+		return pct_decode(s, n, plus_space, out, on);
+	if (n >= on)
+		return DH_E_TOOBIG;
+	if (memchr(s, '\0', n) != NULL)
+		return DH_E_FORMAT;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return DH_OK;
+}
+
+static int
+split_path(const char *path, int decode, char *bucket, size_t bn, char *key,
     size_t kn)
 {
 	const char *p, *slash;
@@ -108,11 +124,18 @@ gw_s3_parse_path(const char *path, char *bucket, size_t bn, char *key,
 	p = path + 1;
 	slash = strchr(p, '/');
 	blen = slash != NULL ? (size_t)(slash - p) : strlen(p);
-	if (pct_decode(p, blen, 0, bucket, bn) != DH_OK)
+	if (take(p, blen, decode, 0, bucket, bn) != DH_OK)
 		return DH_E_FORMAT;
 	if (slash == NULL)
 		return DH_OK;
-	return pct_decode(slash + 1, strlen(slash + 1), 0, key, kn);
+	return take(slash + 1, strlen(slash + 1), decode, 0, key, kn);
+}
+
+int
+gw_s3_parse_path(const char *path, char *bucket, size_t bn, char *key,
+    size_t kn)
+{
+	return split_path(path, 1, bucket, bn, key, kn);
 }
 
 int
@@ -141,8 +164,9 @@ gw_s3_valid_bucket(const char *b)
 	return !(dots == 3 && digits_only);
 }
 
-int
-gw_s3_query(const char *query, const char *name, char *out, size_t n)
+static int
+query_get(const char *query, const char *name, int decode, char *out,
+    size_t n)
 {
 	const char *p = query, *amp, *eq;
 	size_t nl = strlen(name), klen;
@@ -157,12 +181,25 @@ gw_s3_query(const char *query, const char *name, char *out, size_t n)
 		    strncmp(p, name, nl) == 0) {
 			if (eq == NULL)
 				return 1;
-			return pct_decode(eq + 1, klen - nl - 1, 1, out, n) ==
+			return take(eq + 1, klen - nl - 1, decode, 1, out, n) ==
 			    DH_OK ? 1 : -1;
 		}
 		p = amp != NULL ? amp + 1 : NULL;
 	}
 	return 0;
+}
+
+int
+gw_s3_query(const char *query, const char *name, char *out, size_t n)
+{
+	return query_get(query, name, 1, out, n);
+}
+
+/* A parameter of a query as libwebsockets delivers it (already decoded). */
+static int
+qget(const char *query, const char *name, char *out, size_t n)
+{
+	return query_get(query, name, 0, out, n);
 }
 
 int
@@ -751,9 +788,10 @@ gw_s3_is_s3(const struct gw_api_req *req)
 	if (a != NULL)
 		return strncmp(a, DH_SIGV4_ALGORITHM " ", 17) == 0 &&
 		    strstr(a, "/s3/aws4_request") != NULL;
-	if (req->query != NULL && gw_s3_query(req->query, "X-Amz-Credential",
-	    cred, sizeof(cred)) == 1)
-		return strstr(cred, "/s3/aws4_request") != NULL;
+	if (req->query != NULL && qget(req->query, "X-Amz-Credential", cred,
+	    sizeof(cred)) == 1)
+		return strstr(cred, "/s3/aws4_request") != NULL ||
+		    strstr(cred, "%2Fs3%2Faws4_request") != NULL;
 	return 0;
 }
 
@@ -763,9 +801,9 @@ gw_s3_wants_spool(const struct gw_api_req *req)
 	char b[64], k[GW_S3_MAX_KEY + 1];
 
 	return strcmp(req->method, "PUT") == 0 && gw_s3_is_s3(req) &&
-	    gw_s3_parse_path(req->path, b, sizeof(b), k, sizeof(k)) == DH_OK &&
+	    split_path(req->path, 0, b, sizeof(b), k, sizeof(k)) == DH_OK &&
 	    b[0] != '\0' && k[0] != '\0' && (req->query == NULL ||
-	    gw_s3_query(req->query, "tagging", b, sizeof(b)) == 0);
+	    qget(req->query, "tagging", b, sizeof(b)) == 0);
 }
 
 /* ------------------------------------------------------------ the spool */
@@ -1024,9 +1062,11 @@ authenticate(struct s3req *q)
 	struct gw_store_key k;
 	struct gw_store_token t;
 	char hash[2 * DH_SHA256_LEN + 1], th[2 * DH_SHA256_LEN + 1];
+	struct dh_buf path;
 	struct dh_err e;
 	int r = -1;
 
+	dh_buf_init(&path, 3 * strlen(req->path) + 16);
 	memset(&sr, 0, sizeof(sr));
 	memset(&v, 0, sizeof(v));
 	memset(&k, 0, sizeof(k));
@@ -1038,9 +1078,19 @@ authenticate(struct s3req *q)
 	sr.n_headers = req->n_headers;
 	sr.body = req->body;
 	sr.body_len = req->body_len;
+	/* libwebsockets hands over the path percent-decoded; the canonical
+	 * URI is what every S3 client sends for it: encoded once, '/' kept. */
+	if (dh_sigv4_uri_encode(req->path, strlen(req->path), 1, &path) !=
+	    DH_OK) {
+		internal(q, "path");
+		goto done;
+	}
+	sr.path = dh_buf_cstr(&path);
 	if (req->spool != NULL) {
-		if (spool_finish(req->spool) != DH_OK)
-			return internal(q, "digest");
+		if (spool_finish(req->spool) != DH_OK) {
+			internal(q, "digest");
+			goto done;
+		}
 		dh_hex_encode(req->spool->shad, DH_SHA256_LEN, hash);
 		sr.payload_hash = hash;
 		sr.body = NULL;
@@ -1110,6 +1160,7 @@ done:
 	gw_store_key_clear(&k);
 	dh_wipe(&t, sizeof(t));
 	dh_sigv4_verify_free(&v);
+	dh_buf_free(&path);
 	return r;
 }
 
@@ -1723,12 +1774,12 @@ op_list_objects(struct s3req *q)
 	if (authorize(q, "s3:ListBucket", 0) != 0 ||
 	    need_bucket(q, NULL, 0, NULL, 0) != 0)
 		goto done;
-	if (gw_s3_query(qs, "prefix", prefix, sizeof(prefix)) < 0 ||
-	    gw_s3_query(qs, "delimiter", delim, sizeof(delim)) < 0 ||
-	    gw_s3_query(qs, "max-keys", mk, sizeof(mk)) < 0 ||
-	    gw_s3_query(qs, "encoding-type", enc, sizeof(enc)) < 0 ||
-	    (has_tok = gw_s3_query(qs, "continuation-token", tok,
-	    sizeof(tok))) < 0 || (has_sa = gw_s3_query(qs, "start-after", sa,
+	if (qget(qs, "prefix", prefix, sizeof(prefix)) < 0 ||
+	    qget(qs, "delimiter", delim, sizeof(delim)) < 0 ||
+	    qget(qs, "max-keys", mk, sizeof(mk)) < 0 ||
+	    qget(qs, "encoding-type", enc, sizeof(enc)) < 0 ||
+	    (has_tok = qget(qs, "continuation-token", tok,
+	    sizeof(tok))) < 0 || (has_sa = qget(qs, "start-after", sa,
 	    sizeof(sa))) < 0) {
 		s3_fail(q, 400, "InvalidArgument", "a query parameter is"
 		    " malformed or too long");
@@ -1754,7 +1805,7 @@ op_list_objects(struct s3req *q)
 	}
 	after[0] = '\0';
 	if (has_tok) {
-		if (dh_b64_decode(tok, strlen(tok), &raw) != DH_OK ||
+		if (dh_hex_decode(tok, strlen(tok), &raw) != DH_OK ||
 		    raw.len == 0 || memchr(raw.d, '\0', raw.len) != NULL) {
 			s3_fail(q, 400, "InvalidArgument", "The continuation"
 			    " token provided is incorrect");
@@ -1798,7 +1849,11 @@ op_list_objects(struct s3req *q)
 	if (has_tok)
 		xml_elem(b, "ContinuationToken", tok);
 	if (pg.truncated && pg.next != NULL) {
-		dh_b64_encode(pg.next, strlen(pg.next), &tb);
+		if (dh_buf_reserve(&tb, 2 * strlen(pg.next) + 1) == DH_OK) {
+			dh_hex_encode(pg.next, strlen(pg.next), (char *)tb.d);
+			tb.len = 2 * strlen(pg.next);
+			tb.d[tb.len] = '\0';
+		}
 		xml_elem(b, "NextContinuationToken", dh_buf_cstr(&tb));
 	}
 	if (has_sa)
@@ -2552,7 +2607,7 @@ route(struct s3req *q)
 	char id[80], pn[16];
 	int has_id, bucket_only = q->key[0] == '\0';
 
-	has_id = gw_s3_query(qs, "uploadId", id, sizeof(id));
+	has_id = qget(qs, "uploadId", id, sizeof(id));
 	if (q->bucket[0] == '\0') {
 		set_op(q, "ListBuckets");
 		if (strcmp(m, "GET") == 0)
@@ -2561,7 +2616,7 @@ route(struct s3req *q)
 		    " method is not allowed against this resource.");
 	}
 	if (bucket_only) {
-		if (gw_s3_query(qs, "encryption", pn, sizeof(pn)) == 1) {
+		if (qget(qs, "encryption", pn, sizeof(pn)) == 1) {
 			if (strcmp(m, "GET") == 0) {
 				set_op(q, "GetBucketEncryption");
 				return op_get_encryption(q);
@@ -2574,11 +2629,11 @@ route(struct s3req *q)
 				set_op(q, "DeleteBucketEncryption");
 				return op_put_encryption(q, 1);
 			}
-		} else if (gw_s3_query(qs, "location", pn, sizeof(pn)) == 1 &&
+		} else if (qget(qs, "location", pn, sizeof(pn)) == 1 &&
 		    strcmp(m, "GET") == 0) {
 			set_op(q, "GetBucketLocation");
 			return op_location(q);
-		} else if (qs == NULL || qs[0] == '\0' || gw_s3_query(qs,
+		} else if (qs == NULL || qs[0] == '\0' || qget(qs,
 		    "list-type", pn, sizeof(pn)) == 1) {
 			if (strcmp(m, "PUT") == 0) {
 				set_op(q, "CreateBucket");
@@ -2603,13 +2658,13 @@ route(struct s3req *q)
 	}
 	if (has_id < 0)
 		return s3_fail(q, 400, "InvalidArgument", "bad uploadId");
-	if (strcmp(m, "POST") == 0 && gw_s3_query(qs, "uploads", pn,
+	if (strcmp(m, "POST") == 0 && qget(qs, "uploads", pn,
 	    sizeof(pn)) == 1) {
 		set_op(q, "CreateMultipartUpload");
 		return op_create_upload(q);
 	}
 	if (has_id == 1) {
-		if (strcmp(m, "PUT") == 0 && gw_s3_query(qs, "partNumber", pn,
+		if (strcmp(m, "PUT") == 0 && qget(qs, "partNumber", pn,
 		    sizeof(pn)) == 1) {
 			set_op(q, "UploadPart");
 			return op_upload_part(q, id, pn);
@@ -2622,7 +2677,7 @@ route(struct s3req *q)
 			set_op(q, "AbortMultipartUpload");
 			return op_abort_upload(q, id);
 		}
-	} else if (qs == NULL || qs[0] == '\0' || gw_s3_query(qs, "x-id", pn,
+	} else if (qs == NULL || qs[0] == '\0' || qget(qs, "x-id", pn,
 	    sizeof(pn)) == 1) {
 		if (strcmp(m, "PUT") == 0) {
 			set_op(q, "PutObject");
@@ -2659,7 +2714,7 @@ gw_s3_handle(const struct gw_s3_ctx *c, const struct gw_api_req *req,
 	q.who = who;
 	q.is_head = strcmp(req->method, "HEAD") == 0;
 	res->op = "S3Request";
-	r = gw_s3_parse_path(req->path, q.bucket, sizeof(q.bucket), q.key,
+	r = split_path(req->path, 0, q.bucket, sizeof(q.bucket), q.key,
 	    sizeof(q.key));
 	if (r == DH_E_TOOBIG && q.bucket[0] != '\0' &&
 	    strlen(req->path) > GW_S3_MAX_KEY) {

@@ -21,6 +21,12 @@
  * Errors are S3 XML (<Error><Code>...) with x-amz-request-id; HEAD errors
  * carry no body.
  *
+ * Request paths and queries arrive as libwebsockets delivers them: percent-
+ * decoded, with "//", "/./" and "/../" collapsed.  Keys are taken as given
+ * and the canonical URI is rebuilt by encoding the path once ('/' kept),
+ * which is what clients send; keys containing "//" or dot segments cannot
+ * be addressed through this server.
+ *
  * Storage: objects are files <state>/s3/<bucket>/<uuid>.obj (parts
  * <uuid>.part), written to <state>/s3/.tmp first, fsync'd and renamed
  * into place, with metadata (key, size, ETag, type, time, file) in the
