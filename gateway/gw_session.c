@@ -596,8 +596,16 @@ new_session_id(const struct gw_ssm_ctx *c, char *out, size_t n)
 	if (dh_random(raw, sizeof(raw)) != DH_OK)
 		return -1;
 	dh_hex_encode(raw, sizeof(raw), hex);
-	hex[17] = '\0';
-	snprintf(out, n, "%s-%s", j > 0 ? name : "session", hex);
+	if (j == 0) {
+		memcpy(name, "session", 8);
+		j = 7;
+	}
+	if (n < j + 1 + 17 + 1)
+		return -1;
+	memcpy(out, name, j);
+	out[j] = '-';
+	memcpy(out + j + 1, hex, 17);
+	out[j + 18] = '\0';
 	return 0;
 }
 
