@@ -7,15 +7,22 @@
  * (var/cache/dnf/<repo>/repodata, var/cache/yum/.../<repo>, libdnf5 and zypp
  * raw caches): repomd.xml names primary.xml and updateinfo.xml, which are
  * decompressed streaming with libarchive (plain, gz, bz2, xz, zst) and
- * parsed streaming with expat (DOCTYPE and entity declarations refused).
+ * parsed streaming with expat (DOCTYPE and entity declarations refused, the
+ * parser's heap capped).  yum caches holding only primary_db are read with
+ * SQLite (a compressed copy goes through a private temporary file).
  *
  * For every installed name+arch the candidate is the highest EVR (rpm
  * ordering, pt_rpmver) among available packages of the same name and a
- * compatible arch (same arch, or noarch on either side) that is newer than
- * the installed one.  The candidate inherits the advisory that lists it (or,
- * failing that, the newest advisory listing any version newer than the
- * installed one): classification, severity, id, CVEs, reboot_suggested and
- * the later of issued/updated as release_time (else the build time).
+ * compatible arch (same arch, noarch on the candidate side, or an installed
+ * noarch turning into an arch the root has installed) that is newer than
+ * the installed one; x86_64 and i686 never mix.  The update inherits, among
+ * the advisories listing a version in (installed, candidate] for that
+ * name+arch, the most important one: type (security > bugfix > enhancement
+ * > recommended > newpackage > other), then severity, then the one naming
+ * the candidate exactly, then the later date.  From it: classification,
+ * severity, id, security flag and release_time (later of issued/updated;
+ * the candidate's build time when no advisory applies).  CVE ids and
+ * reboot_suggested are collected from all of those advisories.
  *
  * The parsing entry points are exported for tests and fuzzing.
  */
