@@ -1,0 +1,252 @@
+/*
+ * Unit tests for ag_job: agent_job parsing (double-encoded Content, array
+ * or string parameters, refusals), the ack and reply bodies, local rate()
+ * schedules, data: snapshot decoding, and a whole scan of the fixture root
+ * tests/data/deb/mini against a baseline file with no reachable service:
+ * the result is NON_COMPLIANT with 2 missing and both uploads are spooled,
+ * and a flush without a service keeps them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "ag_job.h"
+#include "dh_enc.h"
+#include "dh_json.h"
+
+static const char *
+jstr(const cJSON *o, const char *k)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static void
+test_parse(void **state)
+{
+	static const char job[] = "{\"JobId\":\"aws.ssm.c1.mi-0123456789abcdef0\","
+	    "\"Topic\":\"aws.ssm.sendCommand\",\"SchemaVersion\":1,\"Content\":"
+	    "\"{\\\"CommandId\\\":\\\"c1\\\",\\\"DocumentName\\\":"
+	    "\\\"AWS-RunPatchBaseline\\\",\\\"Parameters\\\":{\\\"Operation\\\":"
+	    "[\\\"Scan\\\"],\\\"SnapshotId\\\":\\\"\\\",\\\"BaselineOverride\\\":"
+	    "\\\"{}\\\"}}\"}";
+	static const char *const bad[] = {
+		"{}", "{\"JobId\":\"x\"}", "{\"JobId\":\"x\",\"Content\":\"nope\"}",
+		"{\"JobId\":\"x\",\"Content\":\"{}\"}", "[", "",
+	};
+	struct ag_job_req r;
+	struct dh_err e;
+	size_t i;
+
+	assert_int_equal(ag_job_parse(job, strlen(job), &r, &e), DH_OK);
+	assert_string_equal(r.job_id, "aws.ssm.c1.mi-0123456789abcdef0");
+	assert_string_equal(r.command_id, "c1");
+	assert_string_equal(r.document, "AWS-RunPatchBaseline");
+	assert_string_equal(r.operation, "Scan");
+	assert_null(r.snapshot_id);
+	assert_string_equal(r.baseline, "{}");
+	ag_job_req_clear(&r);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (ag_job_parse(bad[i], strlen(bad[i]), &r, &e) == DH_OK)
+			fail_msg("accepted %s", bad[i]);
+		assert_null(r.job_id);
+	}
+}
+
+static void
+test_bodies(void **state)
+{
+	struct dh_uuid u;
+	struct dh_buf b;
+	cJSON *j = NULL, *c = NULL, *pl;
+
+	memset(&u, 0x11, sizeof(u));
+	dh_buf_init(&b, 1 << 20);
+	assert_int_equal(ag_job_ack_body("job", &u, 1700000000123ULL, "200",
+	    "Successful", &b), DH_OK);
+	assert_int_equal(dh_json_parse(b.d, b.len, b.max, &j, NULL), DH_OK);
+	assert_string_equal(jstr(j, "createdDate"), "2023-11-14T22:13:20.123Z");
+	assert_string_equal(jstr(j, "statusCode"), "200");
+	assert_string_equal(jstr(j, "acknowledgedMessageId"),
+	    "11111111-1111-1111-1111-111111111111");
+	cJSON_Delete(j);
+	dh_buf_reset(&b);
+	assert_int_equal(ag_job_reply_body("job", "Success", 0, "out \"x\"",
+	    1000, 2000, &b), DH_OK);
+	assert_int_equal(dh_json_parse(b.d, b.len, b.max, &j, NULL), DH_OK);
+	assert_string_equal(jstr(j, "jobId"), "job");
+	assert_int_equal(dh_json_parse(jstr(j, "content"),
+	    strlen(jstr(j, "content")), 1 << 20, &c, NULL), DH_OK);
+	assert_string_equal(jstr(c, "documentStatus"), "Success");
+	pl = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(c,
+	    "runtimeStatus"), "PatchLinux");
+	assert_string_equal(jstr(pl, "standardOutput"), "out \"x\"");
+	cJSON_Delete(c);
+	cJSON_Delete(j);
+	dh_buf_free(&b);
+}
+
+static void
+test_rate(void **state)
+{
+	static const struct {
+		const char *expr;
+		int64_t secs;   /* -1: refused */
+	} cases[] = {
+		{ "rate(1 minute)", 60 }, { "rate(5 minutes)", 300 },
+		{ "rate(1 hour)", 3600 }, { "rate(2 days)", 172800 },
+		{ "rate(1 minutes)", -1 }, { "rate(2 hour)", -1 },
+		{ "rate(0 minutes)", -1 }, { "cron(0 2 * * ? *)", -1 },
+		{ "rate(5 minutes", -1 }, { "rate(5 minutes))", -1 },
+		{ "rate(5 weeks)", -1 }, { "", -1 },
+	};
+	int64_t s;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = ag_job_rate_seconds(cases[i].expr, &s, NULL);
+
+		if (cases[i].secs < 0) {
+			if (r != DH_E_FORMAT)
+				fail_msg("accepted %s", cases[i].expr);
+		} else {
+			assert_int_equal(r, DH_OK);
+			assert_int_equal(s, cases[i].secs);
+		}
+	}
+}
+
+static void
+test_snapshot(void **state)
+{
+	static const char snap[] = "{\"patchGroup\":\"prod\",\"patchBaseline\":"
+	    "{\"OperatingSystem\":\"DEBIAN\",\"BaselineId\":\"pb-1\"}}";
+	struct dh_buf url;
+	cJSON *b = NULL;
+
+	dh_buf_init(&url, 4096);
+	dh_buf_put_str(&url, "data:application/json;base64,");
+	assert_int_equal(dh_b64_encode(snap, strlen(snap), &url), DH_OK);
+	assert_int_equal(ag_job_snapshot_baseline(dh_buf_cstr(&url), &b, NULL),
+	    DH_OK);
+	assert_string_equal(jstr(b, "OperatingSystem"), "DEBIAN");
+	assert_string_equal(jstr(b, "deckhandPatchGroup"), "prod");
+	cJSON_Delete(b);
+	assert_int_equal(ag_job_snapshot_baseline("https://example/x", &b, NULL),
+	    DH_E_FORMAT);
+	assert_int_equal(ag_job_snapshot_baseline("data:application/json;"
+	    "base64,!!!", &b, NULL), DH_E_FORMAT);
+	dh_buf_free(&url);
+}
+
+static size_t
+count_files(const char *dir)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void
+rm_tree(const char *dir)
+{
+	char p[512];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		if (unlink(p) != 0)
+			rm_tree(p);
+	}
+	closedir(d);
+	rmdir(dir);
+}
+
+static void
+test_scan_offline_spools(void **state)
+{
+	static const char bl[] = "{\"Name\":\"deb\",\"OperatingSystem\":"
+	    "\"DEBIAN\",\"ApprovalRules\":{\"PatchRules\":[{\"PatchFilterGroup\":"
+	    "{\"PatchFilters\":[{\"Key\":\"PRIORITY\",\"Values\":[\"Required\","
+	    "\"Important\",\"Standard\",\"Optional\",\"Extra\"]}]},"
+	    "\"ComplianceLevel\":\"CRITICAL\",\"ApproveAfterDays\":0}]}}";
+	char dir[64], blf[128], spool[160], root[512];
+	struct ag_job_params p;
+	struct ag_job_env env;
+	struct dh_buf out;
+	struct dh_err e;
+	cJSON *res = NULL;
+	size_t left = 0;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "/tmp/agjobXXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(blf, sizeof(blf), "%s/baseline.json", dir);
+	f = fopen(blf, "w");
+	assert_non_null(f);
+	fputs(bl, f);
+	fclose(f);
+	snprintf(root, sizeof(root), "%s/tests/data/deb/mini",
+	    getenv("DH_ROOT") != NULL ? getenv("DH_ROOT") : ".");
+	if (access(root, R_OK) != 0)
+		snprintf(root, sizeof(root), "tests/data/deb/mini");
+	memset(&p, 0, sizeof(p));
+	p.state_dir = dir;
+	p.instance_id = "mi-0123456789abcdef0";
+	p.region = "us-east-1";
+	p.scan_root = root;
+	p.baseline_file = blf;
+	memset(&env, 0, sizeof(env));
+	env.ssm_url = "https://127.0.0.1:1";   /* nothing listens there */
+	env.access_key = "AKIDEXAMPLE";
+	env.secret_key = "secret";
+	dh_buf_init(&out, 1 << 16);
+	dh_err_clear(&e);
+	assert_int_equal(ag_job_run_scan(&p, &env, NULL, &out, &e), DH_OK);
+	assert_int_equal(dh_json_parse(out.d, out.len, out.max, &res, NULL),
+	    DH_OK);
+	assert_string_equal(jstr(res, "status"), "Success");
+	assert_non_null(strstr(jstr(res, "output"), "NON_COMPLIANT"));
+	assert_non_null(strstr(jstr(res, "output"), "missing 2"));
+	cJSON_Delete(res);
+	snprintf(spool, sizeof(spool), "%s/patch/spool", dir);
+	assert_int_equal(count_files(spool), 2);
+	assert_int_equal(ag_job_flush_spool(&p, &env, &left, &e) != DH_OK, 1);
+	assert_int_equal(left, 2);
+	assert_int_equal(count_files(spool), 2);
+	dh_buf_free(&out);
+	rm_tree(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse),
+		cmocka_unit_test(test_bodies),
+		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_snapshot),
+		cmocka_unit_test(test_scan_offline_spools),
+	};
+
+	return cmocka_run_group_tests_name("ag_job", tests, NULL, NULL);
+}
