@@ -8,9 +8,11 @@
  *     dnf, libdnf5, yum and zypp caches under the root, decompressed with
  *     libarchive (raw format, any filter) and fed block by block to expat.
  *     Expat runs on a counting allocator with a heap ceiling, DOCTYPE and
- *     entity declarations abort the parse, and every kept value is bounded;
+ *     entity declarations abort the parse, and every kept value is bounded.
+ *     yum caches with only primary_db are read through SQLite;
  *   - a metadata set (struct pt_rpm_md) holding, for the installed names
- *     only, the available EVRs and the advisories that list them;
+ *     only, the available EVRs above the lowest installed one and the
+ *     advisories that list them;
  *   - resolution: candidate = highest EVR newer than installed among
  *     compatible arches, advisory inheritance, release date.
  */
