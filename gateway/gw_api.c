@@ -30,6 +30,7 @@ struct gw_api {
 	char account[16];
 	char *state_dir;
 	struct gw_session *sessions;
+	int64_t token_ttl_s;
 };
 
 /* What one call resolved to, for audit and error rendering. */
@@ -58,6 +59,7 @@ gw_api_new(const struct gw_api_config *cfg, struct gw_api **out,
 	a->audit = cfg->audit;
 	a->ctrl = cfg->ctrl;
 	a->sessions = cfg->sessions;
+	a->token_ttl_s = cfg->token_ttl_s;
 	snprintf(a->region, sizeof(a->region), "%s", cfg->region);
 	snprintf(a->account, sizeof(a->account), "%s", cfg->account);
 	if (cfg->state_dir != NULL) {
@@ -229,7 +231,7 @@ authenticate(struct gw_api *api, const struct gw_api_req *req,
 	memset(&sr, 0, sizeof(sr));
 	sr.method = req->method;
 	sr.path = req->path;
-	sr.query = req->query;
+	sr.query = req->query_enc != NULL ? req->query_enc : req->query;
 	sr.headers = req->headers;
 	sr.n_headers = req->n_headers;
 	sr.body = req->body;
@@ -300,16 +302,19 @@ parse_body(const struct gw_api_req *req, struct call *c)
 	return 0;
 }
 
-static void
+/* Record the call; DH_OK also when there is nothing to record.  Inside the
+ * request's transaction the record commits (or not) with the call. */
+static int
 audit(struct gw_api *api, const struct gw_api_req *req, const struct call *c,
     const char *request_id, int64_t now_ms)
 {
 	struct gw_audit_event ev;
 	struct dh_sigv4_request sr;
 	struct dh_err e;
+	int r;
 
 	if (api->audit == NULL || c->event_name == NULL)
-		return;
+		return DH_OK;
 	memset(&sr, 0, sizeof(sr));
 	sr.headers = req->headers;
 	sr.n_headers = req->n_headers;
@@ -326,8 +331,63 @@ audit(struct gw_api *api, const struct gw_api_req *req, const struct call *c,
 	ev.error_message = c->error_code != NULL ? c->message : NULL;
 	ev.time_ms = now_ms;
 	ev.request_id = request_id;
-	if (gw_audit_record(api->audit, &ev, &e) != DH_OK)
+	dh_err_clear(&e);
+	r = gw_audit_record(api->audit, &ev, &e);
+	if (r != DH_OK)
 		dh_error("audit: recording %s failed: %s", c->event_name, e.msg);
+	return r;
+}
+
+/*
+ * Every call runs inside one store transaction that also holds its audit
+ * record (handlers' own transactions nest as savepoints): the call's writes
+ * and its record commit together, or neither does.  Finish it: commit when
+ * the record was written, else roll everything back.  Returns DH_OK when
+ * committed.
+ */
+static int
+txn_finish(struct gw_api *api, int audited)
+{
+	struct dh_err e;
+	int r = audited;
+
+	dh_err_clear(&e);
+	while (r == DH_OK && gw_store_txn_depth(api->st) > 0)
+		r = gw_store_commit(api->st, &e);
+	if (r != DH_OK) {
+		if (e.msg[0] != '\0')
+			dh_error("request transaction not committed: %s", e.msg);
+		while (gw_store_txn_depth(api->st) > 0)
+			gw_store_rollback(api->st);
+	}
+	return r;
+}
+
+/* The call could not be committed with its audit record: nothing it wrote
+ * is kept, and the client gets a 500 instead of the prepared answer. */
+static void
+fail_uncommitted(const struct gw_api_req *req, struct call *c,
+    struct gw_api_resp *resp)
+{
+	if (resp->has_file)
+		close(resp->file_fd);
+	resp->has_file = 0;
+	resp->head = 0;
+	resp->n_hdr = 0;
+	c->status = 500;
+	c->error_code = "InternalServerError";
+	snprintf(c->message, sizeof(c->message), "The audit record of this"
+	    " call could not be written; the call was not applied");
+	if (gw_s3_is_s3(req)) {
+		resp->status = 500;
+		snprintf(resp->content_type, sizeof(resp->content_type),
+		    "application/xml");
+		dh_buf_reset(&resp->body);
+		(void)gw_s3_error_xml("InternalError", c->message, req->path,
+		    resp->request_id, &resp->body);
+		return;
+	}
+	render_error(c, resp);
 }
 
 static void
@@ -395,6 +455,7 @@ handle_json(struct gw_api *api, const struct gw_api_req *req,
 	ctx.now_ms = now_ms;
 	ctx.state_dir = api->state_dir;
 	ctx.sessions = api->sessions;
+	ctx.token_ttl_s = api->token_ttl_s;
 	ctx.host = dh_sigv4_header_get(&(struct dh_sigv4_request){
 	    .headers = req->headers, .n_headers = req->n_headers }, "host");
 	gw_ssm_resource(&ctx, op, c->params, resource, sizeof(resource));
@@ -518,6 +579,7 @@ gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
 	struct dh_sigv4_request sr;
 	int64_t now_ms = dh_time_now_ms();
 	struct dh_uuid u;
+	struct dh_err e;
 	struct call c;
 
 	memset(&c, 0, sizeof(c));
@@ -528,7 +590,12 @@ gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
 	memset(&sr, 0, sizeof(sr));
 	sr.headers = req->headers;
 	sr.n_headers = req->n_headers;
-	if (gw_s3_is_s3(req))
+	dh_err_clear(&e);
+	if (gw_store_begin(api->st, &e) != DH_OK) {
+		dh_error("request transaction: %s", e.msg);
+		call_fail(&c, 500, "InternalServerError", "the state database"
+		    " is unavailable");
+	} else if (gw_s3_is_s3(req))
 		handle_s3(api, req, now_ms, &c, resp);
 	else if (strcmp(req->method, "POST") == 0 &&
 	    strncmp(req->path, GW_CTRL_PATH, strlen(GW_CTRL_PATH)) == 0)
@@ -551,7 +618,9 @@ gw_api_handle(struct gw_api *api, const struct gw_api_req *req,
 		    "No such resource");
 	if (c.error_code != NULL && !c.rendered)
 		render_error(&c, resp);
-	audit(api, req, &c, resp->request_id, now_ms);
+	if (txn_finish(api, audit(api, req, &c, resp->request_id, now_ms)) !=
+	    DH_OK)
+		fail_uncommitted(req, &c, resp);
 	cJSON_Delete(c.params);
 	gw_auth_clear(&c.who);
 	return DH_OK;
@@ -590,8 +659,12 @@ gw_api_ws_open(struct gw_api *api, const struct gw_api_req *req,
 	if (dh_uuid_v4(&u) != DH_OK)
 		memset(&u, 0, sizeof(u));
 	dh_uuid_fmt(&u, rid);
-	if (gw_ctrl_parse_path(req->path, id, sizeof(id), err) != DH_OK ||
-	    !query_has(req->query != NULL ? req->query : "", "role=subscribe")) {
+	if (gw_store_begin(api->st, err) != DH_OK) {
+		call_fail(&c, 500, "InternalServerError", "the state database"
+		    " is unavailable");
+	} else if (gw_ctrl_parse_path(req->path, id, sizeof(id), err) !=
+	    DH_OK || !query_has(req->query != NULL ? req->query : "",
+	    "role=subscribe")) {
 		call_fail(&c, 400, "ValidationException", "not a control"
 		    " channel URL");
 	} else if (authenticate(api, req, "ssmmessages", GW_SSM_INSTANCE,
@@ -605,7 +678,13 @@ gw_api_ws_open(struct gw_api *api, const struct gw_api_req *req,
 	else
 		r = dh_err_set(err, DH_E_AUTH, "%s: %s", c.error_code,
 		    c.message);
-	audit(api, req, &c, rid, now_ms);
+	if (txn_finish(api, audit(api, req, &c, rid, now_ms)) != DH_OK) {
+		if (*conn != NULL)
+			gw_ctrl_ws_detach(api->ctrl, *conn);
+		*conn = NULL;
+		r = dh_err_set(err, DH_E_IO, "the audit record could not be"
+		    " written; upgrade refused");
+	}
 	gw_auth_clear(&c.who);
 	return r;
 }
@@ -632,7 +711,10 @@ gw_api_ws_open_data(struct gw_api *api, const struct gw_api_req *req,
 	if (dh_uuid_v4(&u) != DH_OK)
 		memset(&u, 0, sizeof(u));
 	dh_uuid_fmt(&u, rid);
-	if (api->sessions == NULL ||
+	if (gw_store_begin(api->st, err) != DH_OK)
+		call_fail(&c, 500, "InternalServerError", "the state database"
+		    " is unavailable");
+	else if (api->sessions == NULL ||
 	    gw_relay_parse_path(req->path, sid, sizeof(sid), err) != DH_OK ||
 	    !query_has(req->query != NULL ? req->query : "",
 	    "role=publish_subscribe"))
@@ -648,7 +730,14 @@ gw_api_ws_open_data(struct gw_api *api, const struct gw_api_req *req,
 	else
 		r = dh_err_set(err, DH_E_AUTH, "%s: %s", c.error_code,
 		    c.message);
-	audit(api, req, &c, rid, now_ms);
+	if (txn_finish(api, audit(api, req, &c, rid, now_ms)) != DH_OK) {
+		if (*leg != NULL)
+			gw_relay_ws_detach(gw_session_relay(api->sessions),
+			    *leg, now_ms);
+		*leg = NULL;
+		r = dh_err_set(err, DH_E_IO, "the audit record could not be"
+		    " written; upgrade refused");
+	}
 	gw_auth_clear(&c.who);
 	return r;
 }

@@ -48,14 +48,19 @@ struct gw_api_config {
 	const char *account;      /* copied, 12 digits */
 	const char *state_dir;    /* copied; NULL: no KMS master key, no S3 */
 	struct gw_session *sessions; /* borrowed; NULL: no Session Manager */
+	int64_t token_ttl_s;      /* instance credential lifetime; 0 = default */
 };
 
-/* A request as received (all borrowed).  path is the raw path, query the
- * raw query without '?' ("" for none). */
+/* A request as received (all borrowed).  path and query (without '?', ""
+ * for none) are as libwebsockets delivers them: percent-decoded, parameters
+ * joined with '&'.  query_enc is the same query with each name and value
+ * URI-encoded again (what SigV4 canonicalises; "%26", "%3D" survive), or
+ * NULL when not available (then query is used for signatures). */
 struct gw_api_req {
 	const char *method;
 	const char *path;
 	const char *query;
+	const char *query_enc;
 	const struct dh_sigv4_header *headers;
 	size_t n_headers;
 	const void *body;

@@ -49,6 +49,7 @@ struct pss {
 	char method[8];
 	char path[GW_SERVER_MAX_PATH];
 	char query[GW_SERVER_MAX_PATH];
+	char query_enc[3 * GW_SERVER_MAX_PATH]; /* re-encoded for SigV4 */
 	char source_ip[64];
 	struct dh_sigv4_header hdr[GW_SERVER_MAX_HEADERS];
 	size_t n_hdr;
@@ -287,6 +288,40 @@ add_custom(struct lws *wsi, struct pss *ps, const char *name, char *buf,
 	return add_header(ps, name, buf);
 }
 
+/*
+ * libwebsockets hands the query over percent-decoded, one fragment per
+ * parameter (split at unencoded '&' or ';', '+' turned into a space, an
+ * encoded '=' in a name turned into '_').  SigV4 canonicalises each name and
+ * value URI-encoded, so a decoded "%26"/"%3D"/"%20" would no longer match
+ * the signature if the fragments were simply joined.  Append fragment
+ * frag[0..n) to out (NUL-terminated, joined with '&') as name=value, each
+ * side encoded with the SigV4 unreserved set.
+ */
+static int
+encode_fragment(const char *frag, size_t n, char *out, size_t outsz)
+{
+	const char *eq = memchr(frag, '=', n);
+	size_t have = strlen(out), nl = eq != NULL ? (size_t)(eq - frag) : n;
+	struct dh_buf b;
+	int r = -1;
+
+	dh_buf_init(&b, outsz);
+	if ((have > 0 && dh_buf_put_u8(&b, '&') != DH_OK) ||
+	    dh_sigv4_uri_encode(frag, nl, 0, &b) != DH_OK)
+		goto done;
+	if (eq != NULL && (dh_buf_put_u8(&b, '=') != DH_OK ||
+	    dh_sigv4_uri_encode(eq + 1, n - nl - 1, 0, &b) != DH_OK))
+		goto done;
+	if (have + b.len + 1 > outsz)
+		goto done;
+	memcpy(out + have, b.d, b.len);
+	out[have + b.len] = '\0';
+	r = 0;
+done:
+	dh_buf_free(&b);
+	return r;
+}
+
 /* Copy method, path, query and headers of the current request. */
 static int
 collect(struct lws *wsi, struct pss *ps)
@@ -324,9 +359,14 @@ collect(struct lws *wsi, struct pss *ps)
 	if (ps->method[0] == '\0')
 		goto done;
 	ps->query[0] = '\0';
+	ps->query_enc[0] = '\0';
 	for (n = 0; (len = lws_hdr_copy_fragment(wsi, frag, sizeof(frag),
-	    WSI_TOKEN_HTTP_URI_ARGS, n)) > 0; n++) {
-		if (qlen + (size_t)len + 2 >= sizeof(ps->query))
+	    WSI_TOKEN_HTTP_URI_ARGS, n)) >= 0; n++) {
+		if (len == 0)
+			continue;
+		if (qlen + (size_t)len + 2 >= sizeof(ps->query) ||
+		    encode_fragment(frag, (size_t)len, ps->query_enc,
+		    sizeof(ps->query_enc)) != 0)
 			goto done;
 		if (qlen > 0)
 			ps->query[qlen++] = '&';
@@ -409,6 +449,7 @@ fill_req(struct pss *ps, struct gw_api_req *req)
 	req->method = ps->method;
 	req->path = ps->path;
 	req->query = ps->query;
+	req->query_enc = ps->query_enc;
 	req->headers = ps->hdr;
 	req->n_headers = ps->n_hdr;
 	req->body = ps->body.d;

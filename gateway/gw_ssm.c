@@ -40,6 +40,8 @@ static int op_add_tags(const struct gw_ssm_ctx *, const cJSON *,
     struct gw_ssm_result *);
 static int op_list_tags(const struct gw_ssm_ctx *, const cJSON *,
     struct gw_ssm_result *);
+static int op_remove_tags(const struct gw_ssm_ctx *, const cJSON *,
+    struct gw_ssm_result *);
 static int op_list_assoc(const struct gw_ssm_ctx *, const cJSON *,
     struct gw_ssm_result *);
 static int op_get_messages(const struct gw_ssm_ctx *, const cJSON *,
@@ -78,6 +80,8 @@ const struct gw_ssm_op gw_ssm_ops[] = {
 	    "ssm:AddTagsToResource", OPR, op_add_tags },
 	{ "AmazonSSM.ListTagsForResource", "ListTagsForResource", "ssm",
 	    SSM_SRC, "ssm:ListTagsForResource", OPR, op_list_tags },
+	{ "AmazonSSM.RemoveTagsFromResource", "RemoveTagsFromResource", "ssm",
+	    SSM_SRC, "ssm:RemoveTagsFromResource", OPR, op_remove_tags },
 	{ "AmazonSSM.ListInstanceAssociations", "ListInstanceAssociations",
 	    "ssm", SSM_SRC, "ssm:ListInstanceAssociations", INST | OPR, op_list_assoc },
 	{ "EC2WindowsMessageDeliveryService.GetMessages", "GetMessages",
@@ -239,6 +243,208 @@ static const char b62[] =
 static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 static const char hexd[] = "0123456789abcdef";
 
+/* -------------------------------------------------------------- paging */
+
+/*
+ * Describe* paging.  Rows come from the store in a stable order (creation
+ * time, then id); a page holds up to MaxResults matching rows and, when
+ * another matching row exists, NextToken names the last row returned:
+ * base64("v1:<ms>:<id>:<mac>") where mac is the first 16 bytes (hex) of
+ * HMAC-SHA256(gateway paging key, "<operation>\n<ms>:<id>").  The key is 32
+ * random bytes made once and kept in the store's meta table, so tokens
+ * survive restarts, cannot be forged or edited, and a token of one
+ * operation is refused by another (InvalidNextToken).
+ */
+#define PAGE_KEY_META "ssm_paging_key"
+#define PAGE_DEFAULT 50
+#define PAGE_TOKEN_MAX 1024
+#define PAGE_ID_MAX 64
+
+struct page {
+	const char *op;
+	int has_cursor;
+	int64_t after_ms;
+	char after_id[PAGE_ID_MAX + 1];
+	int64_t max;
+	int64_t n;
+	int more;
+	int64_t last_ms;
+	char last_id[PAGE_ID_MAX + 1];
+	unsigned char key[32];
+};
+
+static int
+page_key(const struct gw_ssm_ctx *c, struct page *pg,
+    struct gw_ssm_result *res)
+{
+	char hex[2 * sizeof(pg->key) + 1];
+	struct dh_buf raw;
+	struct dh_err e;
+	int r;
+
+	dh_buf_init_secret(&raw, sizeof(pg->key));
+	r = gw_store_meta_get(c->st, PAGE_KEY_META, hex, sizeof(hex), &e);
+	if (r == DH_E_NOTFOUND) {
+		r = dh_random(pg->key, sizeof(pg->key));
+		if (r == DH_OK) {
+			dh_hex_encode(pg->key, sizeof(pg->key), hex);
+			r = gw_store_meta_put(c->st, PAGE_KEY_META, hex, &e);
+		}
+	} else if (r == DH_OK) {
+		r = dh_hex_decode(hex, strlen(hex), &raw);
+		if (r == DH_OK && raw.len != sizeof(pg->key))
+			r = DH_E_FORMAT;
+		if (r == DH_OK)
+			memcpy(pg->key, raw.d, sizeof(pg->key));
+	}
+	dh_wipe(hex, sizeof(hex));
+	dh_buf_free(&raw);
+	if (r != DH_OK)
+		internal(res, r, &e);
+	return r;
+}
+
+static void
+page_mac(const struct page *pg, int64_t ms, const char *id, char out[33])
+{
+	unsigned char mac[DH_SHA256_LEN];
+	char msg[192];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "%s\n%lld:%s", pg->op, (long long)ms,
+	    id);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = 0;
+	dh_hmac_sha256(pg->key, sizeof(pg->key), msg, (size_t)n, mac);
+	dh_hex_encode(mac, 16, out);
+}
+
+/* Decode and verify a NextToken into the cursor; -1 (res filled) if bad. */
+static int
+page_cursor(struct page *pg, const char *tok, struct gw_ssm_result *res)
+{
+	char text[PAGE_TOKEN_MAX], mac[33], *p, *q, *end = NULL;
+	struct dh_buf raw;
+	int ok = 0;
+	size_t i;
+
+	dh_buf_init(&raw, PAGE_TOKEN_MAX);
+	if (dh_b64_decode(tok, strlen(tok), &raw) != DH_OK ||
+	    raw.len == 0 || raw.len >= sizeof(text))
+		goto done;
+	memcpy(text, raw.d, raw.len);
+	text[raw.len] = '\0';
+	for (i = 0; i < raw.len; i++)
+		if (text[i] < 0x21 || text[i] > 0x7e)
+			goto done;
+	if (strncmp(text, "v1:", 3) != 0)
+		goto done;
+	p = text + 3;
+	pg->after_ms = strtoll(p, &end, 10);
+	if (end == p || *end != ':' || pg->after_ms < 0)
+		goto done;
+	p = end + 1;
+	q = strchr(p, ':');
+	if (q == NULL || q == p || (size_t)(q - p) > PAGE_ID_MAX ||
+	    strlen(q + 1) != 32)
+		goto done;
+	memcpy(pg->after_id, p, (size_t)(q - p));
+	pg->after_id[q - p] = '\0';
+	page_mac(pg, pg->after_ms, pg->after_id, mac);
+	ok = dh_ct_equal(mac, q + 1, 32);
+done:
+	dh_buf_free(&raw);
+	if (!ok) {
+		fail(res, 400, "InvalidNextToken", "The specified token is not"
+		    " valid");
+		return -1;
+	}
+	pg->has_cursor = 1;
+	return 0;
+}
+
+/* MaxResults within [min, max] (default PAGE_DEFAULT) and NextToken. */
+static int
+page_init(const struct gw_ssm_ctx *c, const cJSON *in, const char *op,
+    int64_t min, int64_t max, struct page *pg, struct gw_ssm_result *res)
+{
+	const char *tok;
+	struct dh_err e;
+	int present;
+
+	memset(pg, 0, sizeof(*pg));
+	pg->op = op;
+	if (dh_json_opt_int(in, "MaxResults", min, max, &pg->max, &present,
+	    &e) != DH_OK) {
+		fail(res, 400, "ValidationException", "1 validation error"
+		    " detected: Value at 'maxResults' failed to satisfy"
+		    " constraint: Member must have value between %lld and %lld",
+		    (long long)min, (long long)max);
+		return -1;
+	}
+	if (!present)
+		pg->max = PAGE_DEFAULT;
+	if (opt_str(in, "NextToken", 0, PAGE_TOKEN_MAX, &tok, res) != 0)
+		return -1;
+	if (page_key(c, pg, res) != DH_OK)
+		return -1;
+	if (tok != NULL && tok[0] != '\0' && page_cursor(pg, tok, res) != 0)
+		return -1;
+	return 0;
+}
+
+/* 1 when row (ms, id) comes after the cursor. */
+static int
+page_after(const struct page *pg, int64_t ms, const char *id)
+{
+	if (!pg->has_cursor)
+		return 1;
+	return ms > pg->after_ms || (ms == pg->after_ms &&
+	    strcmp(id, pg->after_id) > 0);
+}
+
+/* A matching row: 1 = emit it (recorded as the page's last), 0 = page full
+ * (more rows exist; stop iterating). */
+static int
+page_admit(struct page *pg, int64_t ms, const char *id)
+{
+	if (pg->n >= pg->max) {
+		pg->more = 1;
+		return 0;
+	}
+	pg->n++;
+	pg->last_ms = ms;
+	snprintf(pg->last_id, sizeof(pg->last_id), "%s", id);
+	return 1;
+}
+
+/* Add NextToken to body when another page exists. */
+static int
+page_finish(struct page *pg, cJSON *body)
+{
+	char text[PAGE_TOKEN_MAX / 2], mac[33];
+	struct dh_buf b64;
+	int n, r = DH_OK;
+
+	if (!pg->more)
+		goto done;
+	page_mac(pg, pg->last_ms, pg->last_id, mac);
+	n = snprintf(text, sizeof(text), "v1:%lld:%s:%s",
+	    (long long)pg->last_ms, pg->last_id, mac);
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		r = DH_E_TOOBIG;
+		goto done;
+	}
+	dh_buf_init(&b64, PAGE_TOKEN_MAX);
+	r = dh_b64_encode(text, (size_t)n, &b64);
+	if (r == DH_OK && add_str(body, "NextToken", dh_buf_cstr(&b64)) != 0)
+		r = DH_E_NOMEM;
+	dh_buf_free(&b64);
+done:
+	dh_wipe(pg->key, sizeof(pg->key));
+	return r;
+}
+
 /* ---------------------------------------------------------------- tags */
 
 /* Validate a Tags list; returns count or -1 (res filled). */
@@ -302,6 +508,24 @@ tag_cb(void *ctx, const char *k, const char *v)
 		return 1;
 	cJSON_AddItemToArray(list, t);
 	return add_str(t, "Key", k) != 0 || add_str(t, "Value", v) != 0;
+}
+
+/* Copy every tag of resource from onto resource to (collected first: the
+ * store's tag cursor must not see its own inserts). */
+static int
+copy_tags(struct gw_store *st, const char *from, const char *to,
+    struct dh_err *e)
+{
+	cJSON *list = cJSON_CreateArray();
+	int r;
+
+	if (list == NULL)
+		return dh_err_set(e, DH_E_NOMEM, "out of memory");
+	r = gw_store_tag_each(st, from, tag_cb, list, e);
+	if (r == DH_OK && cJSON_GetArraySize(list) > 0)
+		r = put_tags(st, to, list, e);
+	cJSON_Delete(list);
+	return r;
 }
 
 /* ---------------------------------------------------------- activations */
@@ -378,6 +602,7 @@ struct act_list {
 	const cJSON *filters;
 	cJSON *list;
 	int oom;
+	struct page pg;
 };
 
 static int
@@ -409,10 +634,13 @@ act_cb(void *ctx, const struct gw_store_activation *a)
 	struct act_list *l = ctx;
 	cJSON *o, *tags;
 
-	if (!filter_match(l->filters, "ActivationIds", a->id) ||
+	if (!page_after(&l->pg, a->created_ms, a->id) ||
+	    !filter_match(l->filters, "ActivationIds", a->id) ||
 	    !filter_match(l->filters, "DefaultInstanceName", a->default_name) ||
 	    !filter_match(l->filters, "IamRole", a->iam_role))
 		return 0;
+	if (!page_admit(&l->pg, a->created_ms, a->id))
+		return 1;
 	o = cJSON_CreateObject();
 	tags = cJSON_CreateArray();
 	if (o == NULL || tags == NULL) {
@@ -445,7 +673,7 @@ op_describe_activations(const struct gw_ssm_ctx *c, const cJSON *in,
 	struct act_list l;
 	struct dh_err e;
 	const char *k;
-	int r;
+	int r = DH_OK;
 
 	if (filters != NULL && !cJSON_IsNull(filters) && !cJSON_IsArray(filters))
 		return fail(res, 400, "ValidationException",
@@ -462,17 +690,25 @@ op_describe_activations(const struct gw_ssm_ctx *c, const cJSON *in,
 	memset(&l, 0, sizeof(l));
 	l.c = c;
 	l.filters = filters;
-	if (ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (page_init(c, in, "DescribeActivations", 1, 50, &l.pg, res) != 0)
+		goto done;
+	if (ok_body(res) == NULL) {
+		r = internal(res, DH_E_NOMEM, NULL);
+		goto done;
+	}
 	l.list = cJSON_AddArrayToObject(res->body, "ActivationList");
-	if (l.list == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (l.list == NULL) {
+		r = internal(res, DH_E_NOMEM, NULL);
+		goto done;
+	}
 	r = gw_store_activation_each(c->st, act_cb, &l, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (l.oom)
-		return internal(res, DH_E_NOMEM, NULL);
-	return DH_OK;
+		internal(res, r, &e);
+	else if (l.oom || page_finish(&l.pg, res->body) != DH_OK)
+		r = internal(res, DH_E_NOMEM, NULL);
+done:
+	dh_wipe(l.pg.key, sizeof(l.pg.key));
+	return r;
 }
 
 static int
@@ -530,6 +766,7 @@ op_register(const struct gw_ssm_ctx *c, const cJSON *in,
 	const char *code, *aid, *fp, *pk, *pkt, *role;
 	char hash[2 * DH_SHA256_LEN + 1], suffix[18];
 	const cJSON *tags = cJSON_GetObjectItemCaseSensitive(in, "Tags");
+	int64_t ntags = 0;
 	int r = DH_OK, txn = 0;
 
 	if (req_str(in, "ActivationCode", 20, 250, &code, res) != 0 ||
@@ -587,7 +824,16 @@ op_register(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = gw_store_instance_put(c->st, inst, &e);
 	if (r == DH_OK)
+		r = copy_tags(c->st, a.id, inst->id, &e);
+	if (r == DH_OK)
 		r = put_tags(c->st, inst->id, tags, &e);
+	if (r == DH_OK)
+		r = gw_store_tag_count(c->st, inst->id, &ntags, &e);
+	if (r == DH_OK && ntags > GW_SSM_MAX_TAGS) {
+		fail(res, 400, "TooManyTagsError", "The activation's and the"
+		    " request's tags together exceed %d", GW_SSM_MAX_TAGS);
+		goto done;
+	}
 	if (r == DH_OK)
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK)
@@ -674,7 +920,8 @@ op_role_token(const struct gw_ssm_ctx *c, const cJSON *in,
 	snprintf(t.secret, sizeof(t.secret), "%s", secret);
 	dh_sha256_hex(tok.d, tok.len, t.token_hash);
 	snprintf(t.instance_id, sizeof(t.instance_id), "%s", inst->id);
-	t.expires_ms = c->now_ms + (int64_t)GW_SSM_TOKEN_TTL_S * 1000;
+	t.expires_ms = c->now_ms + (c->token_ttl_s > 0 ? c->token_ttl_s :
+	    (int64_t)GW_SSM_TOKEN_TTL_S) * 1000;
 	(void)gw_store_token_prune(c->st, c->now_ms, NULL);
 	r = gw_store_token_put(c->st, &t, &e);
 	if (r != DH_OK) {
@@ -786,6 +1033,7 @@ struct inst_list {
 	const cJSON *filters;     /* normalised: [{Key, Values}] */
 	cJSON *list;
 	int oom;
+	struct page pg;
 };
 
 static int
@@ -838,8 +1086,11 @@ inst_cb(void *ctx, const struct gw_store_instance *in)
 	struct inst_list *l = ctx;
 	cJSON *o;
 
-	if (!inst_matches(l, in))
+	if (!page_after(&l->pg, in->registered_ms, in->id) ||
+	    !inst_matches(l, in))
 		return 0;
+	if (!page_admit(&l->pg, in->registered_ms, in->id))
+		return 1;
 	o = cJSON_CreateObject();
 	if (o == NULL) {
 		l->oom = 1;
@@ -946,11 +1197,14 @@ op_describe_instances(const struct gw_ssm_ctx *c, const cJSON *in,
 	filters = cJSON_CreateArray();
 	if (filters == NULL)
 		return internal(res, DH_E_NOMEM, NULL);
+	memset(&l, 0, sizeof(l));
 	if (norm_filters(in, filters, res) != 0)
 		goto done;
-	memset(&l, 0, sizeof(l));
 	l.c = c;
 	l.filters = filters;
+	if (page_init(c, in, "DescribeInstanceInformation", 5, 50, &l.pg,
+	    res) != 0)
+		goto done;
 	if (ok_body(res) == NULL) {
 		r = internal(res, DH_E_NOMEM, NULL);
 		goto done;
@@ -963,9 +1217,10 @@ op_describe_instances(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = gw_store_instance_each(c->st, inst_cb, &l, &e);
 	if (r != DH_OK)
 		internal(res, r, &e);
-	else if (l.oom)
+	else if (l.oom || page_finish(&l.pg, res->body) != DH_OK)
 		r = internal(res, DH_E_NOMEM, NULL);
 done:
+	dh_wipe(l.pg.key, sizeof(l.pg.key));
 	cJSON_Delete(filters);
 	return r;
 }
@@ -1084,6 +1339,44 @@ op_list_tags(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = gw_store_tag_each(c->st, rid, tag_cb, list, &e);
 	if (r != DH_OK)
 		return internal(res, r, &e);
+	return DH_OK;
+}
+
+static int
+op_remove_tags(const struct gw_ssm_ctx *c, const cJSON *in,
+    struct gw_ssm_result *res)
+{
+	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(in, "TagKeys");
+	const cJSON *k;
+	const char *rid;
+	struct dh_err e;
+	int r;
+
+	if (tag_target(c, in, &rid, res) != 0)
+		return DH_OK;
+	if (!cJSON_IsArray(keys))
+		return fail(res, 400, "ValidationException", "1 validation error"
+		    " detected: Value null at 'tagKeys' failed to satisfy"
+		    " constraint: Member must not be null");
+	cJSON_ArrayForEach(k, keys) {
+		if (!cJSON_IsString(k) || strlen(k->valuestring) < 1 ||
+		    strlen(k->valuestring) > 128)
+			return fail(res, 400, "ValidationException", "TagKeys"
+			    " members must be strings of 1 to 128 characters");
+	}
+	r = gw_store_begin(c->st, &e);
+	cJSON_ArrayForEach(k, keys) {
+		if (r != DH_OK)
+			break;
+		r = gw_store_tag_delete(c->st, rid, k->valuestring, &e);
+	}
+	if (r == DH_OK)
+		r = gw_store_commit(c->st, &e);
+	if (r != DH_OK) {
+		gw_store_rollback(c->st);
+		return internal(res, r, &e);
+	}
+	ok_body(res);
 	return DH_OK;
 }
 

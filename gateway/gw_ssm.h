@@ -9,10 +9,14 @@
  * UpdateManagedInstancePublicKey (instance RSA key), UpdateInstanceInformation,
  * DescribeInstanceInformation (PingStatus Online while the last heartbeat is
  * younger than GW_SSM_PING_LOST_MS, else ConnectionLost),
- * DeregisterManagedInstance, AddTagsToResource / ListTagsForResource
- * (ManagedInstance), ListInstanceAssociations (empty) and ec2messages
+ * DeregisterManagedInstance, AddTagsToResource / ListTagsForResource /
+ * RemoveTagsFromResource (ManagedInstance; instances registered with an
+ * activation get a copy of its tags), ListInstanceAssociations (empty) and
+ * ec2messages
  * GetMessages (answered at once with no messages) plus its acknowledgement
- * calls.
+ * calls.  DescribeActivations and DescribeInstanceInformation page with
+ * MaxResults (1-50 / 5-50, default 50) and an HMAC-protected NextToken
+ * (InvalidNextToken when forged, edited or from another operation).
  *
  * Ownership: results own their cJSON body (gw_ssm_result_free).
  */
@@ -66,6 +70,7 @@ struct gw_ssm_ctx {
 	const char *state_dir;            /* gateway state dir (KMS master key) */
 	struct gw_session *sessions;      /* Session Manager (gw_session.h); may be NULL */
 	const char *host;                 /* request Host header; may be NULL */
+	int64_t token_ttl_s;              /* issued credential lifetime; 0 = GW_SSM_TOKEN_TTL_S */
 };
 
 struct gw_ssm_result {

@@ -19,6 +19,7 @@
 struct gw_store {
 	sqlite3 *db;
 	int version;
+	int depth;      /* open gw_store_begin levels (1 = BEGIN, more = SAVEPOINTs) */
 };
 
 static const char *const migrations[] = {
@@ -341,23 +342,69 @@ gw_store_schema_version(struct gw_store *st)
 	return st->version;
 }
 
+/* Nesting: the outermost level is BEGIN IMMEDIATE / COMMIT / ROLLBACK;
+ * inner levels (a handler's own transaction inside the per-request one that
+ * gw_api holds for the audit record) are SAVEPOINTs, so an inner commit only
+ * releases and the outer COMMIT makes everything durable at once. */
+static void
+sync_depth(struct gw_store *st)
+{
+	if (sqlite3_get_autocommit(st->db))
+		st->depth = 0;      /* none open (or SQLite rolled it back) */
+	else if (st->depth == 0)
+		st->depth = 1;      /* a transaction opened with plain SQL */
+}
+
 int
 gw_store_begin(struct gw_store *st, struct dh_err *err)
 {
-	return exec_plain(st, "BEGIN IMMEDIATE", err);
+	int r;
+
+	sync_depth(st);
+	r = exec_plain(st, st->depth == 0 ? "BEGIN IMMEDIATE" :
+	    "SAVEPOINT gw_store_nest", err);
+	if (r == DH_OK)
+		st->depth++;
+	return r;
 }
 
 int
 gw_store_commit(struct gw_store *st, struct dh_err *err)
 {
-	return exec_plain(st, "COMMIT", err);
+	int r;
+
+	sync_depth(st);
+	if (st->depth <= 1) {
+		r = exec_plain(st, "COMMIT", err);
+		if (r == DH_OK || sqlite3_get_autocommit(st->db))
+			st->depth = 0;
+		return r;
+	}
+	r = exec_plain(st, "RELEASE gw_store_nest", err);
+	if (r == DH_OK)
+		st->depth--;
+	return r;
 }
 
 void
 gw_store_rollback(struct gw_store *st)
 {
+	sync_depth(st);
+	if (st->depth > 1) {
+		(void)exec_plain(st, "ROLLBACK TO gw_store_nest;"
+		    " RELEASE gw_store_nest", NULL);
+		st->depth--;
+		return;
+	}
 	if (!sqlite3_get_autocommit(st->db))
 		(void)exec_plain(st, "ROLLBACK", NULL);
+	st->depth = 0;
+}
+
+int
+gw_store_txn_depth(const struct gw_store *st)
+{
+	return st->depth;
 }
 
 int
@@ -689,6 +736,14 @@ gw_store_tag_put(struct gw_store *st, const char *resource_id,
 	return exec_args(st, NULL, err, "INSERT OR REPLACE INTO tags"
 	    " (resource_id, k, v) VALUES (?, ?, ?)", "sss", resource_id, key,
 	    value);
+}
+
+int
+gw_store_tag_delete(struct gw_store *st, const char *resource_id,
+    const char *key, struct dh_err *err)
+{
+	return exec_args(st, NULL, err, "DELETE FROM tags WHERE resource_id = ?"
+	    " AND k = ?", "ss", resource_id, key);
 }
 
 int

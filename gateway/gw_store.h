@@ -90,10 +90,16 @@ sqlite3 *gw_store_db(struct gw_store *st);
 /* Applied schema version. */
 int gw_store_schema_version(struct gw_store *st);
 
-/* Explicit transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK). */
+/* Explicit transactions, nestable: the outermost is BEGIN IMMEDIATE /
+ * COMMIT / ROLLBACK, inner ones are SAVEPOINTs (an inner commit releases,
+ * an inner rollback undoes only its own writes; nothing is durable before
+ * the outermost COMMIT).  Every begin must be paired with one commit or
+ * rollback. */
 int gw_store_begin(struct gw_store *st, struct dh_err *err);
 int gw_store_commit(struct gw_store *st, struct dh_err *err);
 void gw_store_rollback(struct gw_store *st);
+/* Number of open gw_store_begin levels (0 = autocommit). */
+int gw_store_txn_depth(const struct gw_store *st);
 
 /* Meta key/value: get copies into out[n] (DH_E_NOTFOUND when absent). */
 int gw_store_meta_get(struct gw_store *st, const char *key, char *out,
@@ -150,6 +156,9 @@ int gw_store_tag_put(struct gw_store *st, const char *resource_id,
 int gw_store_tag_each(struct gw_store *st, const char *resource_id,
     int (*fn)(void *ctx, const char *key, const char *value), void *ctx,
     struct dh_err *err);
+/* Remove one tag key (absent keys are not an error). */
+int gw_store_tag_delete(struct gw_store *st, const char *resource_id,
+    const char *key, struct dh_err *err);
 /* Number of tags on resource_id into *n. */
 int gw_store_tag_count(struct gw_store *st, const char *resource_id,
     int64_t *n, struct dh_err *err);

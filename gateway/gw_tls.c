@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dh_buf.h"
@@ -258,5 +260,113 @@ done:
 	EVP_PKEY_free(ca_key);
 	dh_buf_free(&san);
 	dh_buf_free(&pem);
+	return r;
+}
+
+/* Never prompt on the terminal for a pass phrase: encrypted keys fail. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
+}
+
+static void
+ossl_reason(char *out, size_t n)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		snprintf(out, n, "no PEM data");
+	else
+		ERR_error_string_n(e, out, n);
+	ERR_clear_error();
+}
+
+static void
+summarize(X509 *c, char *out, size_t n)
+{
+	char cn[128] = "", date[32] = "";
+	const ASN1_TIME *na = X509_get0_notAfter(c);
+	struct tm tm;
+
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(c), NID_commonName,
+	    cn, sizeof(cn)) < 0)
+		snprintf(cn, sizeof(cn), "(no CN)");
+	if (ASN1_TIME_to_tm(na, &tm) == 1)
+		strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	snprintf(out, n, "CN=%s, expires %s", cn, date);
+}
+
+int
+gw_tls_use(const char *cert_path, const char *key_path,
+    struct gw_tls_paths *out, struct dh_err *err)
+{
+	char why[256];
+	EVP_PKEY *key = NULL;
+	X509 *cert = NULL;
+	BIO *b = NULL;
+	int r = DH_OK;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(cert_path) >= GW_TLS_PATH_MAX ||
+	    strlen(key_path) >= GW_TLS_PATH_MAX)
+		return dh_err_set(err, DH_E_TOOBIG, "certificate path too long");
+	ERR_clear_error();
+	b = BIO_new_file(cert_path, "r");
+	if (b == NULL) {
+		r = dh_err_set(err, DH_E_IO, "--cert %s: cannot open: %s",
+		    cert_path, strerror(errno));
+		goto done;
+	}
+	cert = PEM_read_bio_X509(b, NULL, no_passphrase, NULL);
+	BIO_free(b);
+	b = NULL;
+	if (cert == NULL) {
+		ossl_reason(why, sizeof(why));
+		r = dh_err_set(err, DH_E_FORMAT, "--cert %s: no PEM certificate"
+		    " (%s)", cert_path, why);
+		goto done;
+	}
+	b = BIO_new_file(key_path, "r");
+	if (b == NULL) {
+		r = dh_err_set(err, DH_E_IO, "--key %s: cannot open: %s",
+		    key_path, strerror(errno));
+		goto done;
+	}
+	key = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	if (key == NULL) {
+		ossl_reason(why, sizeof(why));
+		r = dh_err_set(err, DH_E_FORMAT, "--key %s: no unencrypted PEM"
+		    " private key (%s)", key_path, why);
+		goto done;
+	}
+	if (X509_check_private_key(cert, key) != 1) {
+		ERR_clear_error();
+		r = dh_err_set(err, DH_E_AUTH, "--key %s does not match the"
+		    " public key of certificate %s", key_path, cert_path);
+		goto done;
+	}
+	if (X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
+		r = dh_err_set(err, DH_E_STATE, "--cert %s has expired",
+		    cert_path);
+		goto done;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) >= 0) {
+		r = dh_err_set(err, DH_E_STATE, "--cert %s is not valid yet",
+		    cert_path);
+		goto done;
+	}
+	snprintf(out->cert, sizeof(out->cert), "%s", cert_path);
+	snprintf(out->key, sizeof(out->key), "%s", key_path);
+	summarize(cert, out->subject, sizeof(out->subject));
+done:
+	BIO_free(b);
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	ERR_clear_error();
 	return r;
 }

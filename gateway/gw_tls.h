@@ -6,6 +6,12 @@
  * (DNS names or IP literals).  Later starts reuse the files.  Private keys
  * are written 0600 via a temporary file, fsync and rename; ca.pem 0644 is
  * what clients trust (AWS_CA_BUNDLE, SSL_CERT_FILE).
+ *
+ * Alternatively (gw_tls_use) the operator's own certificate and key are
+ * used: both are parsed and checked (PEM certificate, unencrypted private
+ * key, key matches the certificate, certificate currently valid) and
+ * nothing is generated; ca.pem is then neither created nor used (clients
+ * trust the issuer of that certificate).
  */
 #ifndef GW_TLS_H
 #define GW_TLS_H
@@ -23,12 +29,22 @@ struct gw_tls_paths {
 	char cert[GW_TLS_PATH_MAX];
 	char key[GW_TLS_PATH_MAX];
 	int created;      /* 1 when this call generated the CA and cert */
+	char subject[256]; /* gw_tls_use: "CN=..., expires YYYY-MM-DD" */
 };
 
 /* Make sure dir holds a CA and a server cert/key covering the default
  * names plus names[0..n) (n <= GW_TLS_MAX_NAMES); fill *out with paths. */
 int gw_tls_ensure(const char *dir, const char *const *names, size_t n,
     struct gw_tls_paths *out, struct dh_err *err);
+
+/* Use the configured certificate (PEM, may be followed by its chain) and
+ * private key files: checks both parse, the key is not encrypted, matches
+ * the certificate and the certificate is valid now; fills *out with the
+ * paths (ca_cert "", created 0) and a subject summary.  DH_E_IO (unreadable),
+ * DH_E_FORMAT (not PEM / encrypted), DH_E_AUTH (key does not match),
+ * DH_E_STATE (expired or not yet valid), each with the file named in err. */
+int gw_tls_use(const char *cert, const char *key, struct gw_tls_paths *out,
+    struct dh_err *err);
 
 /* 1 when s is an IPv4 or IPv6 literal (goes into an IP SAN), else 0. */
 int gw_tls_is_ip(const char *s);

@@ -3,10 +3,12 @@
  *
  *   deckhand-gateway serve --state DIR [--listen ADDR:PORT] [--region R]
  *                          [--name DNS-OR-IP]... [--log-level L]
+ *                          [--cert FILE --key FILE] [--token-ttl-seconds N]
  *   deckhand-gateway keys create --state DIR --name NAME --policy FILE
  *
- * serve creates DIR (0700) on first start with a private CA (ca.pem), the
- * server certificate, gateway.db (SQLite) and admin.credentials (an AWS
+ * serve creates DIR (0700) on first start with a private CA (ca.pem) and
+ * server certificate (unless --cert/--key name the operator's own),
+ * gateway.db (SQLite) and admin.credentials (an AWS
  * shared-credentials file, 0600, [default] profile holding an allow-all
  * operator key), then serves one TLS port until SIGTERM/SIGINT.
  * keys create adds an operator access key with an IAM policy and prints it
@@ -59,7 +61,8 @@ usage(void)
 	fprintf(stderr,
 	    "usage: deckhand-gateway serve --state DIR [--listen ADDR:PORT]"
 	    " [--region R] [--name DNS-OR-IP]... [--log-level L]\n"
-	    "       [--session-minute-ms N]\n"
+	    "       [--cert FILE --key FILE] [--token-ttl-seconds N]"
+	    " [--session-minute-ms N]\n"
 	    "       deckhand-gateway keys create --state DIR --name NAME"
 	    " --policy FILE\n"
 	    "defaults: --listen %s --region %s\n", DEFAULT_LISTEN,
@@ -217,6 +220,8 @@ cmd_serve(int argc, char **argv)
 {
 	const char *state = NULL, *listen = DEFAULT_LISTEN;
 	const char *region = DEFAULT_REGION, *names[GW_TLS_MAX_NAMES];
+	const char *cert = NULL, *key = NULL;
+	long long token_ttl = 0;
 	char addr[64], dbpath[PATH_SZ], account[16];
 	struct gw_server_config scfg;
 	struct gw_api_config acfg;
@@ -253,6 +258,21 @@ cmd_serve(int argc, char **argv)
 				return 2;
 			}
 		}
+		else if (strcmp(argv[i], "--cert") == 0 && i + 1 < argc)
+			cert = argv[++i];
+		else if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			key = argv[++i];
+		else if (strcmp(argv[i], "--token-ttl-seconds") == 0 &&
+		    i + 1 < argc) {
+			/* Lifetime of issued instance credentials (tests use
+			 * short ones to see refreshes). */
+			token_ttl = strtoll(argv[++i], &mend, 10);
+			if (*mend != '\0' || token_ttl < 10 ||
+			    token_ttl > 43200) {
+				usage();
+				return 2;
+			}
+		}
 		else if (strcmp(argv[i], "--name") == 0 && i + 1 < argc &&
 		    n_names < GW_TLS_MAX_NAMES)
 			names[n_names++] = argv[++i];
@@ -270,8 +290,15 @@ cmd_serve(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if ((cert == NULL) != (key == NULL) || (cert != NULL && n_names > 0)) {
+		fprintf(stderr, "deckhand-gateway: --cert and --key go together"
+		    " (and --name only applies to the generated certificate)\n");
+		return 2;
+	}
 	r = ensure_dir(state, &err);
-	if (r == DH_OK)
+	if (r == DH_OK && cert != NULL)
+		r = gw_tls_use(cert, key, &tls, &err);
+	else if (r == DH_OK)
 		r = gw_tls_ensure(state, names, n_names, &tls, &err);
 	if (r == DH_OK && join(dbpath, state, "gateway.db") != 0)
 		r = dh_err_set(&err, DH_E_TOOBIG, "state path too long");
@@ -301,6 +328,7 @@ cmd_serve(int argc, char **argv)
 		acfg.account = account;
 		acfg.state_dir = state;
 		acfg.sessions = sessions;
+		acfg.token_ttl_s = (int64_t)token_ttl;
 		r = gw_api_new(&acfg, &api, &err);
 	}
 	if (r == DH_OK) {
@@ -325,9 +353,14 @@ cmd_serve(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	dh_info("listening on https://%s:%d (region %s, account %s); clients"
-	    " trust %s", addr, gw_server_port(srv), region, account,
-	    tls.ca_cert);
+	if (cert != NULL)
+		dh_info("listening on https://%s:%d (region %s, account %s) with"
+		    " certificate %s (%s); clients trust its issuer", addr,
+		    gw_server_port(srv), region, account, tls.cert, tls.subject);
+	else
+		dh_info("listening on https://%s:%d (region %s, account %s);"
+		    " clients trust %s", addr, gw_server_port(srv), region,
+		    account, tls.ca_cert);
 	if (gw_server_run(srv, &stop_flag) != DH_OK)
 		dh_error("event loop failed");
 	else
