@@ -168,7 +168,8 @@ ss_spool_list_segments(const char *sdir, struct ss_spool_seg **segs,
 			}
 			v = nv;
 		}
-		snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", de->d_name);
+		/* parse_seg_name accepted exactly 24 characters. */
+		memcpy(v[cnt].name, de->d_name, 25);
 		v[cnt].first_seq = first;
 		v[cnt].size = (uint64_t)st.st_size;
 		cnt++;

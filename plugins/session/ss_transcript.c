@@ -1224,3 +1224,79 @@ ss_shipper_stop(struct ss_shipper *s)
 	}
 	shipper_free(s);
 }
+
+int
+ss_transcript_check_sinks(const struct ss_shipper_config *cfg,
+    const char *session_id, const char *instance_id,
+    const struct ss_sink_config *sinks, struct dh_err *err)
+{
+	struct ss_transcript_config tc;
+	struct ss_session_info info;
+	struct ss_sink_env env;
+	struct ss_sink_stack st;
+	struct dh_http_config hc;
+	struct dh_http_client *http = NULL;
+	struct dh_aws_client aws;
+	struct ss_creds creds;
+	char logs[DH_AWS_URL_MAX], s3[DH_AWS_URL_MAX];
+	size_t i;
+	int rc;
+
+	memset(&st, 0, sizeof(st));
+	memset(&creds, 0, sizeof(creds));
+	if (cfg == NULL || cfg->creds == NULL || cfg->region == NULL ||
+	    sinks == NULL)
+		return dh_err_set(err, DH_E_ARG, "bad sink check arguments");
+	memset(&tc, 0, sizeof(tc));
+	tc.session_id = session_id;
+	tc.instance_id = instance_id;
+	tc.sinks = *sinks;
+	rc = info_from_config(&tc, &info, now_us_real(), err);
+	if (rc != DH_OK)
+		return rc;
+	rc = dh_aws_endpoint_url(NULL, 0, "logs", cfg->region, logs,
+	    sizeof(logs), err);
+	if (rc == DH_OK && cfg->logs_endpoint != NULL)
+		rc = copy_str(logs, sizeof(logs), cfg->logs_endpoint,
+		    "logs endpoint", err);
+	if (rc == DH_OK)
+		rc = dh_aws_endpoint_url(NULL, 0, "s3", cfg->region, s3,
+		    sizeof(s3), err);
+	if (rc == DH_OK && cfg->s3_endpoint != NULL)
+		rc = copy_str(s3, sizeof(s3), cfg->s3_endpoint, "s3 endpoint",
+		    err);
+	if (rc != DH_OK)
+		return rc;
+	memset(&hc, 0, sizeof(hc));
+	hc.ca_file = cfg->ca_file;
+	hc.max_attempts = 2;
+	hc.timeout_ms = 15000;
+	hc.connect_timeout_ms = 5000;
+	rc = dh_http_client_new(&hc, &http, err);
+	if (rc != DH_OK)
+		return rc;
+	dh_aws_client_init(&aws, http);
+	rc = cfg->creds(cfg->creds_arg, &creds, err);
+	if (rc != DH_OK)
+		goto out;
+	creds.access_key[sizeof(creds.access_key) - 1] = '\0';
+	creds.secret_key[sizeof(creds.secret_key) - 1] = '\0';
+	creds.session_token[sizeof(creds.session_token) - 1] = '\0';
+	aws.creds.access_key = creds.access_key;
+	aws.creds.secret_key = creds.secret_key;
+	aws.creds.session_token = creds.session_token[0] ?
+	    creds.session_token : NULL;
+	env.aws = &aws;
+	env.region = cfg->region;
+	env.logs_url = logs;
+	env.s3_url = s3;
+	env.sdir = "";
+	rc = ss_sink_stack_build(&info, &env, &st, err);
+	for (i = 0; rc == DH_OK && i < st.n; i++)
+		rc = st.v[i]->ops->open(st.v[i], err);
+out:
+	ss_sink_stack_free(&st);
+	dh_wipe(&creds, sizeof(creds));
+	dh_http_client_free(http);
+	return rc;
+}

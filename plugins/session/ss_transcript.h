@@ -217,4 +217,17 @@ void ss_shipper_stats(struct ss_shipper *s, struct ss_shipper_stats *st);
 /* Stop the thread (after its current call) and free s; NULL is fine. */
 void ss_shipper_stop(struct ss_shipper *s);
 
+/* Up-front check before a shell starts, as AWS does: with the shipper
+ * settings cfg (spool_dir unused) run each configured sink's open check
+ * for session_id/instance_id with sinks: the CloudWatch group must exist
+ * (and carry a kmsKeyId when cw_encryption_required; the stream is created),
+ * the bucket must have AES256/aws:kms default encryption when
+ * s3_encryption_required.  DH_E_AUTH with "encryption is not set up ..."
+ * or DH_E_NOTFOUND for a missing group means the session should fail (or
+ * run without that sink); network errors are returned as they are.
+ * Blocks on the network: call it before the shell, never per keystroke. */
+int ss_transcript_check_sinks(const struct ss_shipper_config *cfg,
+    const char *session_id, const char *instance_id,
+    const struct ss_sink_config *sinks, struct dh_err *err);
+
 #endif

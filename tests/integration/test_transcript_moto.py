@@ -390,6 +390,35 @@ def test_tampered_object_fails_verify(build, aws, tmp_path):
 
 def test_encryption_required_refused(build, aws, tmp_path):
     moto_, logs, s3, fwd = aws
+    tool = str(pathlib.Path(build) / "tools" / "ss_feed")
+    base = [tool, "check", "--endpoint", moto_.url, "--ca", str(moto_.cert),
+            "--session", "precheck-1", "--cw-group", "/deckhand/sessions",
+            "--s3-bucket", "deckhand-transcripts"]
+    # Up-front checks as AWS does them, before a shell would start.
+    p = subprocess.run(base, capture_output=True, env=env_for(moto_))
+    assert p.returncode == 0 and p.stdout == b"check ok\n", p.stdout
+    for flag, what in (("--cw-enc", b"CloudWatch Logs log group"),
+                       ("--s3-enc", b"S3 bucket")):
+        p = subprocess.run(base + [flag], capture_output=True,
+                           env=env_for(moto_))
+        assert p.returncode == 1
+        assert b"encryption is not set up" in p.stdout and what in p.stdout
+    # Encrypted destinations pass.
+    s3.create_bucket(Bucket="deckhand-enc")
+    s3.put_bucket_encryption(Bucket="deckhand-enc",
+                             ServerSideEncryptionConfiguration={"Rules": [
+                                 {"ApplyServerSideEncryptionByDefault":
+                                  {"SSEAlgorithm": "AES256"}}]})
+    logs.create_log_group(logGroupName="/deckhand/enc", kmsKeyId=(
+        "arn:aws:kms:us-east-1:123456789012:key/"
+        "11111111-2222-3333-4444-555555555555"))
+    p = subprocess.run(base[:-4] + ["--cw-group", "/deckhand/enc", "--cw-enc",
+                                    "--s3-bucket", "deckhand-enc", "--s3-enc"],
+                       capture_output=True, env=env_for(moto_))
+    assert p.returncode == 0, p.stdout
+    p = subprocess.run(base[:-4] + ["--cw-group", "/no/such/group"],
+                       capture_output=True, env=env_for(moto_))
+    assert p.returncode == 1 and b"does not exist" in p.stdout
     spool = tmp_path / "spool"
     session = "dave-0a1b2c3d4e5f60004"
     src = tmp_path / "in.bin"

@@ -13,6 +13,9 @@
  *       Runs the shipper until the spool is drained (credentials from
  *       AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN,
  *       region us-east-1) and prints its counters as JSON.
+ *   ss_feed check --endpoint URL --ca FILE --session ID [sink options]
+ *       Runs ss_transcript_check_sinks (the up-front encryption/group
+ *       checks) and prints "check ok" or "check failed: <reason>".
  *   ss_feed bench --spool DIR [--mb N] [--chunk N] [--fsync-ms N]
  *       Measures ss_transcript_write throughput and per-write latency.
  *
@@ -162,7 +165,7 @@ parse(int argc, char **argv, struct opts *o)
 				return -1;
 		}
 	}
-	return o->spool == NULL ? -1 : 0;
+	return o->spool == NULL && strcmp(o->mode, "check") != 0 ? -1 : 0;
 }
 
 static void
@@ -367,6 +370,32 @@ do_ship(const struct opts *o)
 	return 0;
 }
 
+static int
+do_check(const struct opts *o)
+{
+	struct ss_shipper_config cfg;
+	struct dh_err err;
+	int rc;
+
+	if (o->session == NULL)
+		return usage();
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.region = "us-east-1";
+	cfg.logs_endpoint = o->endpoint;
+	cfg.s3_endpoint = o->endpoint;
+	cfg.ca_file = o->ca;
+	cfg.creds = env_creds;
+	dh_err_clear(&err);
+	rc = ss_transcript_check_sinks(&cfg, o->session,
+	    "mi-0123456789abcdef0", &o->sinks, &err);
+	if (rc != DH_OK) {
+		printf("check failed: %s\n", err.msg);
+		return 1;
+	}
+	printf("check ok\n");
+	return 0;
+}
+
 static double
 mono_s(void)
 {
@@ -461,6 +490,8 @@ main(int argc, char **argv)
 		rc = do_feed(&o);
 	else if (strcmp(o.mode, "ship") == 0)
 		rc = do_ship(&o);
+	else if (strcmp(o.mode, "check") == 0)
+		rc = do_check(&o);
 	else if (strcmp(o.mode, "bench") == 0)
 		rc = do_bench(&o);
 	else
