@@ -4,6 +4,11 @@
  * registration -> role token -> heartbeat -> describe; expiry, limit, bad
  * code, fingerprint), gw_auth (HMAC operator key, temporary credentials,
  * skew, expiry, RSA instance key) and gw_ctrl (path parsing, token check).
+ * Also: Describe* paging (MaxResults bounds, NextToken round trip, tampered
+ * and cross-operation tokens), RemoveTagsFromResource and activation tags
+ * copied onto instances, nested store transactions, and gw_api's rule that
+ * a call whose audit record cannot be written is answered 500 and leaves
+ * no write behind.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,6 +24,10 @@
 #include "dh_json.h"
 #include "dh_rsasig.h"
 #include "dh_sigv4.h"
+#include "dh_time.h"
+#include "dh_enc.h"
+#include "gw_api.h"
+#include "gw_audit.h"
 #include "gw_auth.h"
 #include "gw_ctrl.h"
 #include "gw_ssm.h"
@@ -380,6 +389,399 @@ test_ctrl(void **state)
 	gw_ctrl_free(c);
 }
 
+
+/* Follow DescribeActivations pages of max_results; returns the row count
+ * and the number of pages. */
+static int
+walk_activations(struct fx *f, int max_results, int *pages)
+{
+	struct gw_ssm_result r;
+	char body[2048], tok[1024] = "";
+	int total = 0;
+
+	*pages = 0;
+	for (;;) {
+		if (tok[0] != '\0')
+			snprintf(body, sizeof(body), "{\"MaxResults\":%d,"
+			    "\"NextToken\":\"%s\"}", max_results, tok);
+		else
+			snprintf(body, sizeof(body), "{\"MaxResults\":%d}",
+			    max_results);
+		r = call(f, NULL, "AmazonSSM.DescribeActivations", body, NOW_MS);
+		assert_null(r.error_code);
+		total += cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+		    r.body, "ActivationList"));
+		(*pages)++;
+		if (jstr(r.body, "NextToken") == NULL) {
+			gw_ssm_result_free(&r);
+			break;
+		}
+		snprintf(tok, sizeof(tok), "%s", jstr(r.body, "NextToken"));
+		gw_ssm_result_free(&r);
+		assert_true(*pages < 100);
+	}
+	return total;
+}
+
+static void
+test_paging(void **state)
+{
+	static const struct { const char *target, *body, *code; } bad[] = {
+		{ "AmazonSSM.DescribeActivations", "{\"MaxResults\":0}",
+		  "ValidationException" },
+		{ "AmazonSSM.DescribeActivations", "{\"MaxResults\":51}",
+		  "ValidationException" },
+		{ "AmazonSSM.DescribeInstanceInformation", "{\"MaxResults\":4}",
+		  "ValidationException" },
+		{ "AmazonSSM.DescribeInstanceInformation", "{\"MaxResults\":51}",
+		  "ValidationException" },
+		{ "AmazonSSM.DescribeActivations", "{\"NextToken\":\"%%%\"}",
+		  "InvalidNextToken" },
+		{ "AmazonSSM.DescribeActivations", "{\"NextToken\":\"djE6MTox\"}",
+		  "InvalidNextToken" },
+		{ "AmazonSSM.DescribeInstanceInformation",
+		  "{\"NextToken\":\"bm9wZQ==\"}", "InvalidNextToken" },
+	};
+	struct fx *f = *state;
+	struct gw_ssm_result r;
+	struct dh_buf raw, enc;
+	char body[2048], tok[1024];
+	int i, pages, n;
+	size_t k;
+
+	for (i = 0; i < 12; i++) {
+		r = call(f, NULL, "AmazonSSM.CreateActivation",
+		    "{\"IamRole\":\"r\"}", NOW_MS + (i % 3));
+		assert_null(r.error_code);
+		gw_ssm_result_free(&r);
+	}
+	assert_int_equal(walk_activations(f, 5, &pages), 12);
+	assert_int_equal(pages, 3);
+	assert_int_equal(walk_activations(f, 1, &pages), 12);
+	assert_int_equal(pages, 12);
+	assert_int_equal(walk_activations(f, 12, &pages), 12);
+	assert_int_equal(pages, 1);
+	assert_int_equal(walk_activations(f, 50, &pages), 12);
+	/* Default page: everything here (50). */
+	r = call(f, NULL, "AmazonSSM.DescribeActivations", "{}", NOW_MS);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(
+	    r.body, "ActivationList")), 12);
+	assert_null(jstr(r.body, "NextToken"));
+	gw_ssm_result_free(&r);
+
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		r = call(f, NULL, bad[k].target, bad[k].body, NOW_MS);
+		assert_non_null(r.error_code);
+		assert_string_equal(r.error_code, bad[k].code);
+		assert_int_equal(r.status, 400);
+		gw_ssm_result_free(&r);
+	}
+
+	r = call(f, NULL, "AmazonSSM.DescribeActivations", "{\"MaxResults\":2}",
+	    NOW_MS);
+	snprintf(tok, sizeof(tok), "%s", jstr(r.body, "NextToken"));
+	gw_ssm_result_free(&r);
+	/* A token of DescribeActivations is refused by another operation. */
+	snprintf(body, sizeof(body), "{\"NextToken\":\"%s\"}", tok);
+	r = call(f, NULL, "AmazonSSM.DescribeInstanceInformation", body, NOW_MS);
+	assert_string_equal(r.error_code, "InvalidNextToken");
+	gw_ssm_result_free(&r);
+	/* Every single-byte edit of the decoded token is refused. */
+	dh_buf_init(&raw, 1024);
+	assert_int_equal(dh_b64_decode(tok, strlen(tok), &raw), DH_OK);
+	for (k = 0; k < raw.len; k++) {
+		raw.d[k] ^= 0x01;
+		dh_buf_init(&enc, 2048);
+		assert_int_equal(dh_b64_encode(raw.d, raw.len, &enc), DH_OK);
+		snprintf(body, sizeof(body), "{\"NextToken\":\"%s\"}",
+		    dh_buf_cstr(&enc));
+		r = call(f, NULL, "AmazonSSM.DescribeActivations", body, NOW_MS);
+		assert_non_null(r.error_code);
+		assert_string_equal(r.error_code, "InvalidNextToken");
+		gw_ssm_result_free(&r);
+		dh_buf_free(&enc);
+		raw.d[k] ^= 0x01;
+	}
+	dh_buf_free(&raw);
+	/* The untouched token still works (the key is kept in the store). */
+	snprintf(body, sizeof(body), "{\"NextToken\":\"%s\"}", tok);
+	r = call(f, NULL, "AmazonSSM.DescribeActivations", body, NOW_MS);
+	assert_null(r.error_code);
+	n = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.body,
+	    "ActivationList"));
+	assert_int_equal(n, 10);
+	gw_ssm_result_free(&r);
+}
+
+static void
+register_with(struct fx *f, const char *act_json, char *mi, size_t n)
+{
+	struct gw_ssm_result r;
+	struct dh_rsasig_key key;
+	char pk[1024], body[4096], code[64], aid[64];
+
+	r = call(f, NULL, "AmazonSSM.CreateActivation", act_json, NOW_MS);
+	assert_null(r.error_code);
+	snprintf(code, sizeof(code), "%s", jstr(r.body, "ActivationCode"));
+	snprintf(aid, sizeof(aid), "%s", jstr(r.body, "ActivationId"));
+	gw_ssm_result_free(&r);
+	new_pubkey(&key, pk, sizeof(pk));
+	snprintf(body, sizeof(body), "{\"ActivationCode\":\"%s\",\"ActivationId\":"
+	    "\"%s\",\"Fingerprint\":\"fp1\",\"PublicKey\":\"%s\","
+	    "\"PublicKeyType\":\"Rsa\",\"Tags\":[{\"Key\":\"extra\","
+	    "\"Value\":\"1\"}]}", code, aid, pk);
+	r = call(f, NULL, "AmazonSSM.RegisterManagedInstance", body, NOW_MS);
+	assert_null(r.error_code);
+	snprintf(mi, n, "%s", jstr(r.body, "InstanceId"));
+	gw_ssm_result_free(&r);
+	dh_rsasig_key_free(&key);
+}
+
+/* The tag list of mi as "k=v,k=v". */
+static void
+tag_text(struct fx *f, const char *mi, char *out, size_t n)
+{
+	struct gw_ssm_result r;
+	const cJSON *t;
+	char body[256];
+	size_t len = 0;
+
+	snprintf(body, sizeof(body), "{\"ResourceType\":\"ManagedInstance\","
+	    "\"ResourceId\":\"%s\"}", mi);
+	r = call(f, NULL, "AmazonSSM.ListTagsForResource", body, NOW_MS);
+	assert_null(r.error_code);
+	out[0] = '\0';
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(r.body,
+	    "TagList"))
+		len += (size_t)snprintf(out + len, n - len, "%s%s=%s",
+		    len > 0 ? "," : "", jstr(t, "Key"), jstr(t, "Value"));
+	gw_ssm_result_free(&r);
+}
+
+static void
+test_tags(void **state)
+{
+	static const struct { const char *body, *code; } bad[] = {
+		{ "{\"ResourceType\":\"ManagedInstance\",\"ResourceId\":"
+		  "\"mi-00000000000000000\",\"TagKeys\":[\"a\"]}",
+		  "InvalidResourceId" },
+		{ "{\"ResourceType\":\"Document\",\"ResourceId\":\"d\","
+		  "\"TagKeys\":[\"a\"]}", "InvalidResourceType" },
+		{ "{\"ResourceType\":\"ManagedInstance\"}",
+		  "ValidationException" },
+	};
+	struct fx *f = *state;
+	struct gw_ssm_result r;
+	char mi[24], body[512], tags[512];
+	size_t k;
+
+	register_with(f, "{\"IamRole\":\"r\",\"Tags\":[{\"Key\":\"env\","
+	    "\"Value\":\"prod\"},{\"Key\":\"team\",\"Value\":\"ops\"}]}", mi,
+	    sizeof(mi));
+	tag_text(f, mi, tags, sizeof(tags));
+	assert_string_equal(tags, "env=prod,extra=1,team=ops");
+
+	snprintf(body, sizeof(body), "{\"ResourceType\":\"ManagedInstance\","
+	    "\"ResourceId\":\"%s\",\"TagKeys\":[\"env\",\"absent\"]}", mi);
+	r = call(f, NULL, "AmazonSSM.RemoveTagsFromResource", body, NOW_MS);
+	assert_null(r.error_code);
+	gw_ssm_result_free(&r);
+	tag_text(f, mi, tags, sizeof(tags));
+	assert_string_equal(tags, "extra=1,team=ops");
+
+	snprintf(body, sizeof(body), "{\"ResourceType\":\"ManagedInstance\","
+	    "\"ResourceId\":\"%s\",\"TagKeys\":[\"\"]}", mi);
+	r = call(f, NULL, "AmazonSSM.RemoveTagsFromResource", body, NOW_MS);
+	assert_string_equal(r.error_code, "ValidationException");
+	gw_ssm_result_free(&r);
+	snprintf(body, sizeof(body), "{\"ResourceType\":\"ManagedInstance\","
+	    "\"ResourceId\":\"%s\"}", mi);
+	r = call(f, NULL, "AmazonSSM.RemoveTagsFromResource", body, NOW_MS);
+	assert_string_equal(r.error_code, "ValidationException");
+	gw_ssm_result_free(&r);
+	for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		r = call(f, NULL, "AmazonSSM.RemoveTagsFromResource",
+		    bad[k].body, NOW_MS);
+		assert_non_null(r.error_code);
+		assert_string_equal(r.error_code, bad[k].code);
+		gw_ssm_result_free(&r);
+	}
+}
+
+static int
+meta_is(struct gw_store *st, const char *k, const char *want)
+{
+	char v[64];
+
+	if (gw_store_meta_get(st, k, v, sizeof(v), NULL) != DH_OK)
+		return want == NULL;
+	return want != NULL && strcmp(v, want) == 0;
+}
+
+static void
+test_nested_txn(void **state)
+{
+	struct fx *f = *state;
+
+	assert_int_equal(gw_store_txn_depth(f->st), 0);
+	/* inner rollback undoes only the inner write */
+	assert_int_equal(gw_store_begin(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_meta_put(f->st, "outer", "1", NULL), DH_OK);
+	assert_int_equal(gw_store_begin(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_txn_depth(f->st), 2);
+	assert_int_equal(gw_store_meta_put(f->st, "inner", "1", NULL), DH_OK);
+	gw_store_rollback(f->st);
+	assert_int_equal(gw_store_txn_depth(f->st), 1);
+	assert_true(meta_is(f->st, "inner", NULL));
+	assert_true(meta_is(f->st, "outer", "1"));
+	assert_int_equal(gw_store_commit(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_txn_depth(f->st), 0);
+	assert_true(meta_is(f->st, "outer", "1"));
+	/* inner commit is undone by an outer rollback */
+	assert_int_equal(gw_store_begin(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_begin(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_meta_put(f->st, "inner2", "1", NULL), DH_OK);
+	assert_int_equal(gw_store_commit(f->st, NULL), DH_OK);
+	assert_true(meta_is(f->st, "inner2", "1"));
+	gw_store_rollback(f->st);
+	assert_int_equal(gw_store_txn_depth(f->st), 0);
+	assert_true(meta_is(f->st, "inner2", NULL));
+	/* a handler's own begin/commit inside still works at depth 3 */
+	assert_int_equal(gw_store_begin(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_begin(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_begin(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_meta_put(f->st, "deep", "1", NULL), DH_OK);
+	assert_int_equal(gw_store_commit(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_commit(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_commit(f->st, NULL), DH_OK);
+	assert_int_equal(gw_store_txn_depth(f->st), 0);
+	assert_true(meta_is(f->st, "deep", "1"));
+}
+
+static int64_t
+count_rows(struct fx *f, const char *sql)
+{
+	sqlite3_stmt *s = NULL;
+	int64_t n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(gw_store_db(f->st), sql, -1, &s,
+	    NULL), SQLITE_OK);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return n;
+}
+
+/* RegisterManagedInstance (anonymous, so no signing needed) through
+ * gw_api_handle; returns the HTTP status. */
+static int
+api_register(struct gw_api *api, const char *code, const char *aid,
+    const char *pk, char *type, size_t tn)
+{
+	struct dh_sigv4_header h[2] = {
+		{ "x-amz-target", "AmazonSSM.RegisterManagedInstance" },
+		{ "content-type", "application/x-amz-json-1.1" },
+	};
+	struct gw_api_req req;
+	struct gw_api_resp resp;
+	char body[4096];
+	cJSON *o = NULL;
+	int st;
+
+	snprintf(body, sizeof(body), "{\"ActivationCode\":\"%s\",\"ActivationId\":"
+	    "\"%s\",\"Fingerprint\":\"fp1\",\"PublicKey\":\"%s\","
+	    "\"PublicKeyType\":\"Rsa\"}", code, aid, pk);
+	memset(&req, 0, sizeof(req));
+	req.method = "POST";
+	req.path = "/";
+	req.query = "";
+	req.headers = h;
+	req.n_headers = 2;
+	req.body = body;
+	req.body_len = strlen(body);
+	req.source_ip = "127.0.0.1";
+	gw_api_resp_init(&resp);
+	assert_int_equal(gw_api_handle(api, &req, &resp), DH_OK);
+	st = resp.status;
+	type[0] = '\0';
+	if (dh_json_parse(resp.body.d, resp.body.len, 1 << 16, &o, NULL) ==
+	    DH_OK && jstr(o, "__type") != NULL)
+		snprintf(type, tn, "%s", jstr(o, "__type"));
+	cJSON_Delete(o);
+	gw_api_resp_free(&resp);
+	return st;
+}
+
+static void
+test_audit_same_transaction(void **state)
+{
+	struct fx *f = *state;
+	struct gw_api_config cfg;
+	struct gw_audit *audit = NULL;
+	struct gw_ctrl *ctrl = NULL;
+	struct gw_api *api = NULL;
+	struct gw_ssm_result r;
+	struct dh_rsasig_key key;
+	char pk[1024], code[64], aid[64], type[64];
+	sqlite3 *db = gw_store_db(f->st);
+
+	assert_int_equal(gw_audit_open(db, f->dir, "123456789012", "us-east-1",
+	    &audit, NULL), DH_OK);
+	assert_int_equal(gw_ctrl_new(f->st, &ctrl, NULL), DH_OK);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.st = f->st;
+	cfg.audit = audit;
+	cfg.ctrl = ctrl;
+	cfg.region = "us-east-1";
+	cfg.account = "123456789012";
+	assert_int_equal(gw_api_new(&cfg, &api, NULL), DH_OK);
+	r = call(f, NULL, "AmazonSSM.CreateActivation",
+	    "{\"IamRole\":\"r\",\"RegistrationLimit\":5}", dh_time_now_ms());
+	snprintf(code, sizeof(code), "%s", jstr(r.body, "ActivationCode"));
+	snprintf(aid, sizeof(aid), "%s", jstr(r.body, "ActivationId"));
+	gw_ssm_result_free(&r);
+	new_pubkey(&key, pk, sizeof(pk));
+
+	/* The audit table refuses inserts: the call is answered 500 and its
+	 * registration (instance row, activation count) is not kept. */
+	assert_int_equal(sqlite3_exec(db, "CREATE TRIGGER audit_ro BEFORE INSERT"
+	    " ON gw_audit_events BEGIN SELECT RAISE(ABORT, 'read-only'); END;",
+	    NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(api_register(api, code, aid, pk, type, sizeof(type)),
+	    500);
+	assert_string_equal(type, "InternalServerError");
+	assert_int_equal(count_rows(f, "SELECT COUNT(*) FROM instances"), 0);
+	assert_int_equal(count_rows(f, "SELECT SUM(reg_count) FROM"
+	    " activations"), 0);
+	assert_int_equal(count_rows(f, "SELECT COUNT(*) FROM gw_audit_events"),
+	    0);
+	assert_int_equal(gw_store_txn_depth(f->st), 0);
+	/* A refused call (bad code) is not recorded either: also 500. */
+	assert_int_equal(api_register(api, "AAAAAAAAAAAAAAAAAAAA", aid, pk, type,
+	    sizeof(type)), 500);
+
+	assert_int_equal(sqlite3_exec(db, "DROP TRIGGER audit_ro", NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(api_register(api, code, aid, pk, type, sizeof(type)),
+	    200);
+	assert_int_equal(count_rows(f, "SELECT COUNT(*) FROM instances"), 1);
+	assert_int_equal(count_rows(f, "SELECT SUM(reg_count) FROM"
+	    " activations"), 1);
+	assert_int_equal(count_rows(f, "SELECT COUNT(*) FROM gw_audit_events"),
+	    1);
+	assert_int_equal(api_register(api, "AAAAAAAAAAAAAAAAAAAA", aid, pk, type,
+	    sizeof(type)), 400);
+	assert_string_equal(type, "InvalidActivation");
+	assert_int_equal(count_rows(f, "SELECT COUNT(*) FROM gw_audit_events"),
+	    2);
+	assert_int_equal(gw_store_txn_depth(f->st), 0);
+
+	dh_rsasig_key_free(&key);
+	gw_api_free(api);
+	gw_ctrl_free(ctrl);
+	gw_audit_close(audit);
+}
+
 int
 main(void)
 {
@@ -391,6 +793,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ctrl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tags, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_txn, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_audit_same_transaction,
+		    setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("gw_ssm", tests, NULL, NULL);
