@@ -636,3 +636,282 @@ def test_request_framing(gw):
     # unknown target
     st, _, data = hmac_request(gw, "AmazonSSM.NoSuchThing", {}, akid, secret)
     assert json.loads(data)["__type"] == "UnknownOperationException"
+
+
+# --------------------------------------------------------------------------
+# Configured certificate, paging, tag removal, audit atomicity, query strings
+# --------------------------------------------------------------------------
+
+def _serve(build, state, *extra, port=None):
+    """Start deckhand-gateway serve with extra arguments; returns (proc, port,
+    log path) once it logs its URL, or (proc, None, log) if it exited."""
+    port = port or free_port()
+    logp = pathlib.Path(str(state) + ".log")
+    log = open(logp, "ab")
+    proc = subprocess.Popen([str(pathlib.Path(build) / "deckhand-gateway"), "serve", "--state",
+                             str(state), "--listen", "127.0.0.1:%d" % port, "--region", REGION]
+                            + list(extra), stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                            env=hermetic_env())
+    log.close()
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return proc, None, logp
+        if "listening on https://127.0.0.1:%d" % port in logp.read_text(errors="replace"):
+            return proc, port, logp
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    raise AssertionError("gateway did not start: " + logp.read_text(errors="replace"))
+
+
+def _openssl_cert(d, name, days="2"):
+    d.mkdir(parents=True, exist_ok=True)
+    cert, key = d / (name + ".pem"), d / (name + ".key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", days, "-subj", "/CN=gw.example.test",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_configured_certificate(build, tmp_path):
+    cert, key = _openssl_cert(tmp_path / "pki", "server")
+    other_cert, other_key = _openssl_cert(tmp_path / "pki", "other")
+    state = tmp_path / "gw"
+    proc, port, logp = _serve(build, state, "--cert", str(cert), "--key", str(key))
+    try:
+        assert port is not None, logp.read_text()
+        log = logp.read_text()
+        assert "with certificate %s (CN=gw.example.test" % cert in log
+        # nothing TLS-related is generated in the state dir
+        assert not (state / "ca.pem").exists() and not (state / "server.pem").exists()
+        assert not (state / "ca.key").exists() and not (state / "server.key").exists()
+        # the aws CLI trusts the configured certificate (self-signed: it is its own issuer)
+        text = (state / "admin.credentials").read_text()
+        kv = dict(l.split(" = ", 1) for l in text.splitlines() if " = " in l)
+        env = hermetic_env(ca=cert, AWS_ACCESS_KEY_ID=kv["aws_access_key_id"],
+                           AWS_SECRET_ACCESS_KEY=kv["aws_secret_access_key"],
+                           AWS_DEFAULT_REGION=REGION)
+        p = subprocess.run([AWS, "--endpoint-url", "https://127.0.0.1:%d" % port, "--output",
+                            "json", "ssm", "describe-activations"], env=env,
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["ActivationList"] == []
+        # a client trusting some other certificate refuses the connection
+        p = subprocess.run([AWS, "--endpoint-url", "https://127.0.0.1:%d" % port,
+                            "ssm", "describe-activations"],
+                           env=dict(env, **{k: str(other_cert) for k in (
+                               "AWS_CA_BUNDLE", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")}),
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and "SSL" in p.stderr
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+    # refusals: clear message, exit 1, nothing served
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    k = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old")])
+    now = datetime.datetime.utcnow()
+    old = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+           .public_key(k.public_key()).serial_number(7)
+           .not_valid_before(now - datetime.timedelta(days=10))
+           .not_valid_after(now - datetime.timedelta(days=1)).sign(k, hashes.SHA256()))
+    expired, expired_key = tmp_path / "pki" / "expired.pem", tmp_path / "pki" / "expired.key"
+    expired.write_bytes(old.public_bytes(serialization.Encoding.PEM))
+    expired_key.write_bytes(k.private_bytes(serialization.Encoding.PEM,
+                                            serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
+    locked = tmp_path / "pki" / "locked.key"
+    locked.write_bytes(k.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.BestAvailableEncryption(b"pw")))
+    cases = [
+        ((str(cert), str(other_key)), "does not match the public key of certificate"),
+        ((str(expired), str(expired_key)), "has expired"),
+        ((str(expired), str(locked)), "no unencrypted PEM private key"),
+        ((str(key), str(key)), "no PEM certificate"),
+        ((str(tmp_path / "missing.pem"), str(key)), "cannot open"),
+    ]
+    for i, ((c, kf), msg) in enumerate(cases):
+        proc, port, logp = _serve(build, tmp_path / ("bad%d" % i), "--cert", c, "--key", kf)
+        rc = proc.wait(timeout=10)
+        assert port is None and rc == 1, logp.read_text()
+        assert msg in logp.read_text(), logp.read_text()
+    # --cert without --key (and with --name) is a usage error
+    for extra in (["--cert", str(cert)], ["--cert", str(cert), "--key", str(key), "--name", "x"]):
+        p = subprocess.run([str(build / "deckhand-gateway"), "serve", "--state",
+                            str(tmp_path / "usage"), "--listen", "127.0.0.1:0"] + extra,
+                           capture_output=True, text=True, timeout=20, env=hermetic_env())
+        assert p.returncode == 2 and "--cert and --key go together" in p.stderr
+
+
+def _register_many(gw, n):
+    """n instances through unsigned RegisterManagedInstance (one key pair)."""
+    code, aid = create_activation(gw, limit=n)
+    inst = Instance()
+    ids = []
+    for _ in range(n):
+        st, out = inst.register(gw, code, aid)
+        assert st == 200, out
+        ids.append(out["InstanceId"])
+    return aid, ids
+
+
+def test_paging_sixty_instances(gw):
+    aid, ids = _register_many(gw, 60)
+    # the CLI follows NextToken on its own: 50 + 10
+    info = gw.aws_json("ssm", "describe-instance-information")["InstanceInformationList"]
+    assert [i["InstanceId"] for i in info] == ids
+    first = gw.aws_json("ssm", "describe-instance-information", "--no-paginate")
+    assert len(first["InstanceInformationList"]) == 50 and first["NextToken"]
+    small = gw.aws_json("ssm", "describe-instance-information", "--page-size", "7",
+                        "--filters", "Key=PingStatus,Values=ConnectionLost")
+    assert [i["InstanceId"] for i in small["InstanceInformationList"]] == ids
+    some = gw.aws_json("ssm", "describe-instance-information", "--max-items", "12")
+    assert len(some["InstanceInformationList"]) == 12 and some["NextToken"]
+    rest = gw.aws_json("ssm", "describe-instance-information", "--starting-token",
+                       some["NextToken"])
+    assert [i["InstanceId"] for i in rest["InstanceInformationList"]] == ids[12:]
+    # boto3 paginator with page size 5: 12 pages
+    ssm = gw.boto("ssm")
+    pages = list(ssm.get_paginator("describe_instance_information").paginate(
+        PaginationConfig={"PageSize": 5}))
+    assert len(pages) == 12
+    assert [i["InstanceId"] for p in pages for i in p["InstanceInformationList"]] == ids
+    # DescribeActivations pages too
+    for _ in range(4):
+        create_activation(gw)
+    pages = list(ssm.get_paginator("describe_activations").paginate(
+        PaginationConfig={"PageSize": 2}))
+    assert len(pages) == 3 and sum(len(p["ActivationList"]) for p in pages) == 5
+    assert len(gw.aws_json("ssm", "describe-activations", "--page-size", "1")[
+        "ActivationList"]) == 5
+    # server-side checks (botocore validates min client-side, so sign raw)
+    akid, secret = gw.admin()
+    for target, body, code in [
+            ("AmazonSSM.DescribeInstanceInformation", {"MaxResults": 4}, "ValidationException"),
+            ("AmazonSSM.DescribeInstanceInformation", {"MaxResults": 51}, "ValidationException"),
+            ("AmazonSSM.DescribeActivations", {"MaxResults": 0}, "ValidationException"),
+            ("AmazonSSM.DescribeInstanceInformation", {"NextToken": "garbage"},
+             "InvalidNextToken")]:
+        st, _, data = hmac_request(gw, target, body, akid, secret)
+        assert st == 400 and json.loads(data)["__type"] == code, data
+    tok = first["NextToken"]
+    raw = bytearray(base64.b64decode(tok))
+    raw[5] ^= 0x01                      # edit the cursor, keep the MAC
+    with pytest.raises(ssm.exceptions.InvalidNextToken):
+        ssm.describe_instance_information(NextToken=base64.b64encode(bytes(raw)).decode())
+    with pytest.raises(ssm.exceptions.InvalidNextToken):
+        ssm.describe_activations(NextToken=tok)   # another operation's token
+    # the token stays valid across a restart (paging key kept in the store)
+    gw.stop()
+    gw.start()
+    out = gw.boto("ssm").describe_instance_information(NextToken=tok)
+    assert [i["InstanceId"] for i in out["InstanceInformationList"]] == ids[50:]
+    assert "NextToken" not in out
+
+
+def test_tags_remove_and_activation_tags(gw):
+    out = gw.aws_json("ssm", "create-activation", "--iam-role", "r", "--tags",
+                      "Key=env,Value=prod", "Key=team,Value=ops")
+    st, reg = Instance().register(gw, out["ActivationCode"], out["ActivationId"])
+    assert st == 200, reg
+    iid = reg["InstanceId"]
+    acts = gw.aws_json("ssm", "describe-activations")["ActivationList"]
+    assert sorted((t["Key"], t["Value"]) for t in acts[0]["Tags"]) == [
+        ("env", "prod"), ("team", "ops")]
+    tags = gw.aws_json("ssm", "list-tags-for-resource", "--resource-type", "ManagedInstance",
+                       "--resource-id", iid)["TagList"]
+    assert tags == [{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "ops"}]
+    gw.aws("ssm", "remove-tags-from-resource", "--resource-type", "ManagedInstance",
+           "--resource-id", iid, "--tag-keys", "env", "nope", check=True)
+    ssm = gw.boto("ssm")
+    assert ssm.list_tags_for_resource(ResourceType="ManagedInstance",
+                                      ResourceId=iid)["TagList"] == [
+        {"Key": "team", "Value": "ops"}]
+    p = gw.aws("ssm", "remove-tags-from-resource", "--resource-type", "ManagedInstance",
+               "--resource-id", "mi-0123456789abcdef0", "--tag-keys", "team")
+    assert p.returncode == 254 and err_code(p) == "InvalidResourceId"
+    ev = gw.aws_json("cloudtrail", "lookup-events", "--lookup-attributes",
+                     "AttributeKey=EventName,AttributeValue=RemoveTagsFromResource")["Events"]
+    assert len(ev) == 2
+
+
+def test_audit_failure_fails_the_call(gw):
+    import sqlite3
+    code, aid = create_activation(gw, limit=3)
+    db = sqlite3.connect(str(gw.state / "gateway.db"), timeout=10)
+    db.execute("CREATE TRIGGER audit_ro BEFORE INSERT ON gw_audit_events "
+               "BEGIN SELECT RAISE(ABORT, 'audit store is read-only'); END")
+    db.commit()
+    before = db.execute("SELECT COUNT(*) FROM activations").fetchone()[0]
+    try:
+        import botocore.exceptions
+        ssm = gw.boto("ssm")
+        with pytest.raises(botocore.exceptions.ClientError) as ei:
+            ssm.create_activation(IamRole="r")
+        assert ei.value.response["Error"]["Code"] == "InternalServerError"
+        assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 500
+        st, out = Instance().register(gw, code, aid)
+        assert st == 500 and out["__type"] == "InternalServerError"
+        p = gw.aws("ssm", "describe-activations")
+        assert p.returncode != 0 and "InternalServerError" in p.stderr
+        # nothing the refused calls did was kept
+        assert db.execute("SELECT COUNT(*) FROM activations").fetchone()[0] == before
+        assert db.execute("SELECT COUNT(*) FROM instances").fetchone()[0] == 0
+        assert db.execute("SELECT reg_count FROM activations WHERE id = ?",
+                          (aid,)).fetchone()[0] == 0
+        assert "audit: recording CreateActivation failed" in gw.logtext()
+    finally:
+        db.execute("DROP TRIGGER audit_ro")
+        db.commit()
+        db.close()
+    st, out = Instance().register(gw, code, aid)
+    assert st == 200, out
+    ev = gw.aws_json("cloudtrail", "lookup-events", "--lookup-attributes",
+                     "AttributeKey=EventName,AttributeValue=RegisterManagedInstance")["Events"]
+    assert len(ev) == 1
+
+
+def test_signed_query_string_encoding(gw):
+    """botocore signs query parameters with %26, %3D, %20, %2B and UTF-8;
+    libwebsockets decodes them, the gateway re-encodes for SigV4."""
+    akid, secret = gw.admin()
+    params = {"amp": "a&b", "eq": "k=v", "sp": "a b", "plus": "a+b", "uni": "été ✓",
+              "tilde": "x~y-z_.", "empty": ""}
+
+    def send(params, wire_query=None):
+        body = b"{}"
+        req = AWSRequest(method="POST", url=gw.url + "/", data=body, params=params,
+                         headers={"Content-Type": "application/x-amz-json-1.1",
+                                  "X-Amz-Target": "AmazonSSM.DescribeActivations"})
+        SigV4Auth(Credentials(akid, secret), "ssm", REGION).add_auth(req)
+        prepared = req.prepare()
+        path = prepared.url[len(gw.url):]
+        if wire_query is not None:
+            path = path.split("?", 1)[0] + "?" + wire_query
+        h = {k: v for k, v in prepared.headers.items() if k.lower() != "content-length"}
+        h["Host"] = "127.0.0.1:%d" % gw.port
+        return path, gw.raw("POST", path, h, body)
+
+    from botocore.utils import percent_encode_sequence
+    path, (st, _, data) = send(params, wire_query=percent_encode_sequence(params))
+    for enc in ("%26", "%3D", "%20", "%2B", "%C3%A9", "%E2%9C%93"):
+        assert enc in path, path
+    assert st == 200, data
+    assert "ActivationList" in json.loads(data)
+    # botocore's own wire form (and Go's): '+' for a space, signed as %20
+    path, (st, _, data) = send(params)
+    assert "sp=a+b" in path and st == 200, data
+    # a tampered value is still caught
+    _, (st, _, data) = send({"q": "a&b"}, wire_query="q=a%26c")
+    assert st == 400 and json.loads(data)["__type"] == "InvalidSignatureException"
+    # documented limit: an encoded '=' inside a parameter name cannot be
+    # recovered from libwebsockets' fragments (it becomes '_'): refused
+    _, (st, _, data) = send({"k=x": "1"})
+    assert st == 400 and json.loads(data)["__type"] == "InvalidSignatureException"
