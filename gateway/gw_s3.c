@@ -1181,7 +1181,8 @@ authorize(struct s3req *q, const char *action, int on_object)
 	if (q->who->kind == GW_AUTH_INSTANCE) {
 		for (i = 0; instance_ok[i] != NULL; i++)
 			if (strcmp(instance_ok[i], action) == 0 &&
-			    (strcmp(action, "s3:GetObject") != 0 ||
+			    ((strcmp(action, "s3:GetObject") != 0 &&
+			    strcmp(action, "s3:ListBucket") != 0) ||
 			    q->is_head))
 				return 0;
 		return s3_fail(q, 403, "AccessDenied", "Access Denied");
