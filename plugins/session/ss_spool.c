@@ -23,6 +23,7 @@
 #define SEG_SUFFIX ".dtr"
 #define LOCK_NAME "writer.lock"
 #define MAX_SEG_READ (64u * 1024 * 1024)
+#define RETIRED_MAX 16
 
 struct ss_spool_writer {
 	char sdir[SS_SPOOL_PATH_MAX];
@@ -41,7 +42,8 @@ struct ss_spool_writer {
 	int urgent;
 	uint64_t appended;      /* bytes appended since open */
 	uint64_t synced;        /* bytes known durable */
-	int retired_fd;         /* a finished segment awaiting its last sync */
+	int retired[RETIRED_MAX]; /* finished segments awaiting their sync */
+	size_t nretired;
 	int dir_dirty;          /* a segment was created since the last sync */
 	int sync_errno;
 	uint64_t fsyncs;
@@ -309,11 +311,12 @@ flusher_main(void *arg)
 	struct ss_spool_writer *w = arg;
 	struct timespec ts;
 	uint64_t target;
-	int fd, retired, dirty, e;
+	int fd, retired[RETIRED_MAX], dirty, e;
+	size_t nret, k;
 
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
-		if (w->appended == w->synced && w->retired_fd < 0 &&
+		if (w->appended == w->synced && w->nretired == 0 &&
 		    !w->dir_dirty) {
 			if (w->stop)
 				break;
@@ -322,17 +325,18 @@ flusher_main(void *arg)
 		}
 		target = w->appended;
 		fd = w->fd;
-		retired = w->retired_fd;
-		w->retired_fd = -1;
+		nret = w->nretired;
+		memcpy(retired, w->retired, nret * sizeof(int));
+		w->nretired = 0;
 		dirty = w->dir_dirty;
 		w->dir_dirty = 0;
 		w->urgent = 0;
 		pthread_mutex_unlock(&w->mu);
 		e = 0;
-		if (retired >= 0) {
-			if (fdatasync(retired) != 0)
+		for (k = 0; k < nret; k++) {
+			if (fdatasync(retired[k]) != 0)
 				e = errno;
-			close(retired);
+			close(retired[k]);
 		}
 		if (fd >= 0 && fdatasync(fd) != 0)
 			e = errno;
@@ -375,15 +379,15 @@ open_segment(struct ss_spool_writer *w, uint64_t first_seq,
 		    strerror(errno));
 	pthread_mutex_lock(&w->mu);
 	if (w->fd >= 0) {
-		/* Hand the finished segment to the flusher; wait if it has
-		 * not taken the previous one yet (rare: one fsync at most). */
-		while (w->retired_fd >= 0 && w->thr_started) {
+		/* Hand the finished segment to the flusher; wait only when
+		 * RETIRED_MAX segments are still waiting for their sync. */
+		while (w->nretired == RETIRED_MAX && w->thr_started) {
 			w->urgent = 1;
 			pthread_cond_signal(&w->wake);
 			pthread_cond_wait(&w->done, &w->mu);
 		}
 		if (w->thr_started) {
-			w->retired_fd = w->fd;
+			w->retired[w->nretired++] = w->fd;
 		} else {
 			(void)fdatasync(w->fd);
 			close(w->fd);
@@ -410,7 +414,7 @@ ss_spool_writer_open(const char *sdir, int create, uint64_t next_seq,
 	w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
-	w->dirfd = w->lockfd = w->fd = w->retired_fd = -1;
+	w->dirfd = w->lockfd = w->fd = -1;
 	w->seg_bytes = seg_bytes ? seg_bytes : 8u * 1024 * 1024;
 	w->fsync_ms = fsync_ms ? fsync_ms : 5;
 	pthread_mutex_init(&w->mu, NULL);
@@ -557,9 +561,10 @@ ss_spool_writer_close(struct ss_spool_writer *w)
 		pthread_mutex_unlock(&w->mu);
 		pthread_join(w->thr, NULL);
 	}
-	if (w->retired_fd >= 0) {
-		(void)fdatasync(w->retired_fd);
-		close(w->retired_fd);
+	while (w->nretired > 0) {
+		w->nretired--;
+		(void)fdatasync(w->retired[w->nretired]);
+		close(w->retired[w->nretired]);
 	}
 	if (w->fd >= 0) {
 		(void)fdatasync(w->fd);

@@ -35,6 +35,7 @@
 #include "dh_buf.h"
 #include "dh_enc.h"
 #include "dh_err.h"
+#include "ss_spool.h"
 #include "ss_transcript.h"
 
 struct opts {
@@ -423,7 +424,7 @@ do_bench(const struct opts *o)
 	unsigned char *buf;
 	double *lat, t0, t1, a, b;
 	size_t i, n;
-	char sid[64];
+	char sid[64], sdir[4200];
 	int rc;
 
 	n = (size_t)(o->mb * 1024 * 1024 / o->chunk);
@@ -438,7 +439,7 @@ do_bench(const struct opts *o)
 		buf[i] = (unsigned char)(' ' + i % 90);
 	snprintf(sid, sizeof(sid), "bench-%ld", (long)getpid());
 	fill_cfg(o, &cfg, sid);
-	cfg.spool_cap_bytes = o->mb * 2 * 1024 * 1024 + (64u << 20);
+	cfg.spool_cap_bytes = UINT64_MAX / 2; /* measure writes, not drops */
 	rc = ss_transcript_open(&cfg, &t, &err);
 	if (rc != DH_OK)
 		goto out;
@@ -462,10 +463,12 @@ do_bench(const struct opts *o)
 	qsort(lat, n, sizeof(*lat), cmp_d);
 	printf("{\"chunk\": %zu, \"writes\": %zu, \"mb_per_s\": %.1f, "
 	    "\"lat_us_p50\": %.1f, \"lat_us_p99\": %.1f, \"lat_us_max\": %.1f,"
-	    " \"fsyncs\": %" PRIu64 "}\n", o->chunk, n,
+	    " \"fsyncs\": %" PRIu64 ", \"dropped\": %" PRIu64 "}\n", o->chunk, n,
 	    (double)(n * o->chunk) / (1024.0 * 1024.0) / (t1 - t0),
 	    n ? lat[n / 2] : 0.0, n ? lat[n * 99 / 100] : 0.0,
-	    n ? lat[n - 1] : 0.0, st.fsyncs);
+	    n ? lat[n - 1] : 0.0, st.fsyncs, st.dropped_records);
+	snprintf(sdir, sizeof(sdir), "%s/%s", o->spool, sid);
+	(void)ss_spool_remove_session(sdir, NULL);
 out:
 	if (t != NULL)
 		ss_transcript_abandon(t);
