@@ -41,8 +41,9 @@ struct ss_kms {
 	void *open_ctx;        /* EVP_CIPHER_CTX, owned */
 };
 
-/* Set up k for role from the 64-byte data key (copied; the caller wipes its
- * copy).  The agent's nonce counter starts at a random value. */
+/* Set up k (zeroed or cleared; an initialised k must be cleared first) for
+ * role from the 64-byte data key (copied; the caller wipes its copy).  The
+ * agent's nonce counter starts at a random value. */
 int ss_kms_init(struct ss_kms *k, int role,
     const unsigned char datakey[SS_KMS_DATAKEY_LEN], struct dh_err *err);
 

@@ -132,8 +132,9 @@ valid_sid(const char *s)
 {
 	size_t i;
 
-	if (s[0] == '\0')
-		return 0;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+	    (s[0] >= '0' && s[0] <= '9')))
+		return 0;  /* never "", "." or ".." (a path component later) */
 	for (i = 0; s[i] != '\0'; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' &&
 		    s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
@@ -2045,12 +2046,11 @@ ipc_readable(struct worker *w)
 			    strlen(s + 1) < sizeof(w->creds.secret_key) &&
 			    strlen(t + 1) < sizeof(w->creds.session_token)) {
 				dh_wipe(&w->creds, sizeof(w->creds));
-				snprintf(w->creds.access_key,
-				    sizeof(w->creds.access_key), "%s", a);
-				snprintf(w->creds.secret_key,
-				    sizeof(w->creds.secret_key), "%s", s + 1);
-				snprintf(w->creds.session_token,
-				    sizeof(w->creds.session_token), "%s", t + 1);
+				memcpy(w->creds.access_key, a, strlen(a) + 1);
+				memcpy(w->creds.secret_key, s + 1,
+				    strlen(s + 1) + 1);
+				memcpy(w->creds.session_token, t + 1,
+				    strlen(t + 1) + 1);
 				(void)dh_log_secret_add(w->creds.secret_key);
 			}
 		}

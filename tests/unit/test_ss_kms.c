@@ -193,6 +193,7 @@ test_bad_input(void **state)
 		assert_int_equal(ss_kms_open(&c, ct.d, i, &pt, &e), DH_E_SHORT);
 	assert_int_equal(ss_kms_open(&c, ct.d, ct.len - 1, &pt, &e),
 	    DH_E_INTEGRITY);
+	ss_kms_clear(&a);
 	assert_int_equal(ss_kms_init(&a, 7, dk, &e), DH_E_ARG);
 	ss_kms_clear(&a);
 	ss_kms_clear(&c);

@@ -1,0 +1,157 @@
+/*
+ * Unit tests for the pure parts of ss_worker: the interactive_shell task
+ * parser (the reference's double-encoded example, lower-case keys and a
+ * Content object, booleans and minutes as strings, defaults, a table of
+ * malformed payloads) and the agent_task_complete payload.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <cJSON.h>
+
+#include "dh_buf.h"
+#include "dh_err.h"
+#include "ss_worker.h"
+
+static const char reference[] =
+    "{\"Content\":\"{\\\"SessionId\\\":\\\"alice-0a1b2c3d4e5f6a7b8\\\","
+    "\\\"DocumentName\\\":\\\"SSM-SessionManagerRunShell\\\","
+    "\\\"RunAsUser\\\":\\\"bob\\\",\\\"SessionOwner\\\":"
+    "\\\"arn:aws:iam::111122223333:user/alice\\\",\\\"Parameters\\\":{},"
+    "\\\"DocumentContent\\\":{\\\"schemaVersion\\\":\\\"1.0\\\","
+    "\\\"sessionType\\\":\\\"Standard_Stream\\\",\\\"inputs\\\":{"
+    "\\\"s3BucketName\\\":\\\"logs\\\",\\\"s3KeyPrefix\\\":\\\"ssm\\\","
+    "\\\"s3EncryptionEnabled\\\":true,\\\"cloudWatchLogGroupName\\\":"
+    "\\\"/ssm/sessions\\\",\\\"cloudWatchEncryptionEnabled\\\":\\\"true\\\","
+    "\\\"cloudWatchStreamingEnabled\\\":true,\\\"kmsKeyId\\\":\\\"alias/k\\\","
+    "\\\"runAsEnabled\\\":\\\"false\\\",\\\"runAsDefaultUser\\\":\\\"\\\","
+    "\\\"idleSessionTimeout\\\":\\\"20\\\",\\\"maxSessionDuration\\\":60,"
+    "\\\"shellProfile\\\":{\\\"linux\\\":\\\"cd ~\\\",\\\"windows\\\":\\\"\\\"}},"
+    "\\\"parameters\\\":{},\\\"properties\\\":null}}\","
+    "\"TaskId\":\"alice-0a1b2c3d4e5f6a7b8\",\"Topic\":\"t\",\"SchemaVersion\":1}";
+
+static void
+test_reference(void **state)
+{
+	struct ss_task t;
+	struct dh_err e;
+
+	assert_int_equal(ss_worker_parse_task(reference, strlen(reference), &t,
+	    &e), DH_OK);
+	assert_string_equal(t.session_id, "alice-0a1b2c3d4e5f6a7b8");
+	assert_string_equal(t.document_name, "SSM-SessionManagerRunShell");
+	assert_string_equal(t.run_as_user, "bob");
+	assert_string_equal(t.session_type, "Standard_Stream");
+	assert_string_equal(t.s3_bucket, "logs");
+	assert_string_equal(t.s3_prefix, "ssm");
+	assert_int_equal(t.s3_encryption, 1);
+	assert_string_equal(t.cw_group, "/ssm/sessions");
+	assert_int_equal(t.cw_encryption, 1);
+	assert_int_equal(t.cw_streaming, 1);
+	assert_string_equal(t.kms_key_id, "alias/k");
+	assert_int_equal(t.run_as_enabled, 0);
+	assert_int_equal(t.idle_timeout_min, 20);
+	assert_int_equal(t.max_duration_min, 60);
+	assert_string_equal(t.shell_profile, "cd ~");
+}
+
+static void
+test_object_lowercase_defaults(void **state)
+{
+	static const char doc[] =
+	    "{\"content\":{\"sessionId\":\"s-1\",\"DataChannelId\":\"x\","
+	    "\"documentContent\":{\"inputs\":{\"runAsEnabled\":\"TRUE\","
+	    "\"runAsDefaultUser\":\"nobody\"}}}}";
+	struct ss_task t;
+	struct dh_err e;
+
+	assert_int_equal(ss_worker_parse_task(doc, strlen(doc), &t, &e), DH_OK);
+	assert_string_equal(t.session_id, "s-1");
+	assert_string_equal(t.session_type, "Standard_Stream");
+	assert_int_equal(t.run_as_enabled, 1);
+	assert_string_equal(t.run_as_default_user, "nobody");
+	assert_string_equal(t.kms_key_id, "");
+	assert_int_equal(t.idle_timeout_min, 0);
+}
+
+static void
+test_malformed(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"[]",
+		"{}",
+		"{\"Content\":5}",
+		"{\"Content\":\"{not json\"}",
+		"{\"Content\":{}}",
+		"{\"Content\":{\"SessionId\":\"../../etc\"}}",
+		"{\"Content\":{\"SessionId\":\"a b\"}}",
+		"{\"Content\":{\"SessionId\":\"..\"}}",
+		"{\"Content\":{\"SessionId\":\".hidden\"}}",
+		"{\"Content\":{\"SessionId\":7}}",
+		"{\"Content\":{\"SessionId\":\"s\",\"DocumentContent\":[]}}",
+		"{\"Content\":{\"SessionId\":\"s\",\"DocumentContent\":{\"inputs\":"
+		"{\"runAsEnabled\":\"maybe\"}}}}",
+		"{\"Content\":{\"SessionId\":\"s\",\"DocumentContent\":{\"inputs\":"
+		"{\"idleSessionTimeout\":\"20m\"}}}}",
+		"{\"Content\":{\"SessionId\":\"s\",\"DocumentContent\":{\"inputs\":"
+		"{\"maxSessionDuration\":-1}}}}",
+		"{\"Content\":{\"SessionId\":\"s\",\"DocumentContent\":{\"inputs\":"
+		"{\"shellProfile\":\"x\"}}}}",
+	};
+	struct ss_task t;
+	struct dh_err e;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ss_worker_parse_task(bad[i], strlen(bad[i]), &t, &e) == DH_OK)
+			fail_msg("case %zu accepted: %s", i, bad[i]);
+}
+
+static void
+test_task_complete(void **state)
+{
+	struct ss_task t;
+	struct dh_buf b;
+	struct dh_err e;
+	cJSON *j;
+
+	assert_int_equal(ss_worker_parse_task(reference, strlen(reference), &t,
+	    &e), DH_OK);
+	dh_buf_init(&b, 65536);
+	assert_int_equal(ss_worker_task_complete_json(&t, "mi-0123456789abcdef0",
+	    "Success", "", &b, &e), DH_OK);
+	j = cJSON_Parse(dh_buf_cstr(&b));
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetObjectItem(j, "TaskId")->valuestring,
+	    "alice-0a1b2c3d4e5f6a7b8");
+	assert_string_equal(cJSON_GetObjectItem(j, "Topic")->valuestring,
+	    "agent_task_complete");
+	assert_string_equal(cJSON_GetObjectItem(j, "S3UrlSuffix")->valuestring,
+	    "ssm/alice-0a1b2c3d4e5f6a7b8.log");
+	assert_string_equal(cJSON_GetObjectItem(j, "CwlStream")->valuestring,
+	    "alice-0a1b2c3d4e5f6a7b8");
+	assert_string_equal(cJSON_GetObjectItem(j, "InstanceId")->valuestring,
+	    "mi-0123456789abcdef0");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "IsRoutingFailure")));
+	cJSON_Delete(j);
+	dh_buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reference),
+		cmocka_unit_test(test_object_lowercase_defaults),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_task_complete),
+	};
+
+	return cmocka_run_group_tests_name("ss_worker", tests, NULL, NULL);
+}
