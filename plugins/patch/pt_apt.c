@@ -5,7 +5,9 @@
  * are copied into fixed buffers, and only stanzas of installed packages with
  * a version newer than (or equal to) the installed one are remembered, in a
  * short per-package list of distinct versions with their best pin and
- * security flag.  The candidate is chosen once every index has been read.
+ * security flag; a stanza of the installed version itself only raises the
+ * installed pin and, in a security pocket, marks the installed version as
+ * security.  The candidate is chosen once every index has been read.
  */
 #include "pt_apt.h"
 
@@ -71,6 +73,7 @@ struct ver {
 struct pstate {
 	struct ver *vers;
 	int inst_prio;
+	int inst_security; /* the installed version seen in a security file */
 };
 
 struct fieldbuf {
@@ -828,6 +831,8 @@ idx_end(void *ctx, unsigned long line, struct dh_err *err)
 	if (c == 0) {
 		if (prio > ps->inst_prio)
 			ps->inst_prio = prio;
+		if (f->rel >= 0 && s->rels[f->rel].security)
+			ps->inst_security = 1;
 		goto out;
 	}
 	for (v = ps->vers; v != NULL; v = v->next)
@@ -1175,6 +1180,7 @@ pt_apt_scan(const char *root, const struct pt_dpkg *db, struct pt_apt *out,
 	out->n_lists = s.n_files;
 	out->n_stanzas = s.n_stanzas;
 	for (i = 0; i < db->n; i++) {
+		out->cands[i].installed_security = s.st[i].inst_security;
 		rc = choose(&s, i, &out->cands[i], err);
 		if (rc != DH_OK)
 			goto out;

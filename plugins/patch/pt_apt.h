@@ -21,7 +21,10 @@
  * installed version's.  Downgrade pins (>= 1000 below the installed version)
  * and APT::Default-Release (990) are not considered.  The candidate is a
  * security update when any release carrying that exact version is a
- * security pocket.
+ * security pocket; likewise the installed version is marked as in a
+ * security pocket when a security file carries a stanza with the installed
+ * name, architecture ("all" standing for the native one) and version
+ * (noted while the indexes stream, no second pass).
  *
  * Ownership: struct pt_apt owns all its strings (pt_apt_free).
  */
@@ -33,9 +36,14 @@
 #include "dh_err.h"
 #include "pt_dpkg.h"
 
-/* The newer candidate for one installed package. */
+/* The newer candidate for one installed package, and what the lists say
+ * about the installed version. */
 struct pt_apt_cand {
-	char *version;    /* NULL: no newer candidate (the rest is unset) */
+	int installed_security; /* the installed (name, arch, version) has a
+	                           stanza in a security pocket; set whether or
+	                           not a newer candidate exists */
+	char *version;    /* NULL: no newer candidate (the fields below are
+	                     unset) */
 	char *arch;       /* the candidate stanza's Architecture */
 	char *section;    /* NULL when absent */
 	char *priority;   /* NULL when absent */

@@ -1471,8 +1471,9 @@ all_digits(const char *s)
 }
 
 /* Is one list entry naming this package at version evr?  u, when given,
- * is the update whose advisory/CVE ids count; approving selects the
- * ApprovedPatches reading (all-digit entries are Bugzilla ids). */
+ * is the update whose advisory/CVE/Bugzilla ids count; approving selects
+ * the ApprovedPatches reading (all-digit entries are Bugzilla ids, never
+ * package names). */
 static int
 entry_match(int family, const char *e, const struct pt_pkg *p,
     const char *evr, const struct pt_update *u, int approving)
@@ -1481,9 +1482,13 @@ entry_match(int family, const char *e, const struct pt_pkg *p,
 
 	if (family == PT_FAMILY_DEB)
 		return strcmp(e, p->name) == 0;
-	/* An all-digit approval is a Bugzilla id; the model carries none. */
-	if (approving && all_digits(e))
+	if (approving && all_digits(e)) {
+		for (i = 0; u != NULL && i < u->n_bugzilla_ids; i++)
+			if (u->bugzilla_ids[i] != NULL &&
+			    strcmp(e, u->bugzilla_ids[i]) == 0)
+				return 1;
 		return 0;
+	}
 	if (u != NULL) {
 		if (u->advisory_id != NULL && strcasecmp(e, u->advisory_id) == 0)
 			return 1;
@@ -1578,7 +1583,13 @@ approve_update(const struct pt_baseline *b, int family,
 	return by_rule || by_list;
 }
 
-/* Approval of the installed version as it stands (INSTALLED). */
+/* Approval of the installed version as it stands (INSTALLED): a rule
+ * approves it when it is in a security pocket / named by a Security
+ * advisory (installed_security) or the rule enables non-security updates,
+ * and the filters match what is known of the installed version: deb its
+ * own Priority/Section; rpm classification "Security" when
+ * installed_security, no severity (so a SEVERITY filter other than "*"
+ * does not match).  Approval delays do not apply to what is installed. */
 static int
 approve_installed(const struct pt_baseline *b, int family,
     const struct pt_inventory *inv, const struct pt_pkg *p, int *rule,
@@ -1592,11 +1603,14 @@ approve_installed(const struct pt_baseline *b, int family,
 	v.product = inv->product;
 	v.priority = p->priority;
 	v.section = p->section;
+	if (family == PT_FAMILY_RPM && p->installed_security)
+		v.classification = "Security";
 	*rule = -2;
 	*level = PT_LEVEL_UNSPECIFIED;
 	if (group_match(&b->global, &v)) {
 		for (i = 0; i < b->n_rules && !ok; i++) {
-			if (b->rules[i].enable_non_security &&
+			if ((p->installed_security ||
+			    b->rules[i].enable_non_security) &&
 			    group_match(&b->rules[i].group, &v)) {
 				ok = 1;
 				*rule = (int)i;

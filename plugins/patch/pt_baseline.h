@@ -13,8 +13,12 @@
  * a rejected package is INSTALLED_REJECTED (BLOCK) or INSTALLED_OTHER
  * (ALLOW_AS_DEPENDENCY); an installed package whose candidate update is
  * approved (by the first matching rule or the ApprovedPatches list) is
- * MISSING; an installed package approved as it stands is INSTALLED;
- * everything else is INSTALLED_OTHER.
+ * MISSING; an installed package approved as it stands is INSTALLED (a rule
+ * whose filters match the installed version, which is in a security pocket
+ * or named by a Security advisory (pt_pkg.installed_security) or the rule
+ * has EnableNonSecurity; or the ApprovedPatches list naming it);
+ * everything else is INSTALLED_OTHER.  RPM ApprovedPatches entries that
+ * are all digits are Bugzilla ids matched against pt_update.bugzilla_ids.
  *
  * Ownership: a parsed struct pt_baseline owns all its strings and arrays
  * (pt_baseline_free).  A struct pt_eval_result owns copies of every string

@@ -46,6 +46,7 @@
 #define XML_FILE_MAX ((uint64_t)4 << 30)        /* decompressed bytes per file */
 #define XML_CHUNK 65536
 #define MAX_CVES_PER_ADV 10000
+#define MAX_BUGS_PER_ADV 10000
 #define MAX_ADVISORIES 2000000
 #define MAX_REPOS 4096
 #define WALK_DEPTH 4
@@ -68,6 +69,8 @@ struct md_adv {
 	int64_t issued, updated;
 	char **cves;
 	size_t n_cves;
+	char **bugs;       /* Bugzilla reference ids */
+	size_t n_bugs;
 	int reboot;
 };
 
@@ -229,6 +232,9 @@ adv_clear(struct md_adv *a)
 	for (i = 0; i < a->n_cves; i++)
 		free(a->cves[i]);
 	free(a->cves);
+	for (i = 0; i < a->n_bugs; i++)
+		free(a->bugs[i]);
+	free(a->bugs);
 	memset(a, 0, sizeof(*a));
 }
 
@@ -324,10 +330,11 @@ pt_rpm_md_keep_only(struct pt_rpm_md *md, const struct pt_inventory *inv,
 }
 
 /* Filtered sets drop versions no installed package of the name could
- * update to: at or below the lowest installed EVR. */
+ * update to: at or below the lowest installed EVR (strictly below when
+ * keep_equal, for advisory entries that may name an installed version). */
 static int
 below_floor(const struct pt_rpm_md *md, size_t idx, const char *e,
-    const char *v, const char *r)
+    const char *v, const char *r, int keep_equal)
 {
 	struct pt_rpmver_evr a, f;
 
@@ -340,7 +347,7 @@ below_floor(const struct pt_rpm_md *md, size_t idx, const char *e,
 	a.r = r;
 	a.rlen = r != NULL ? strlen(r) : 0;
 	pt_rpmver_parse(md->floor[idx], &f);
-	return pt_rpmver_evr_cmp_parsed(&a, &f) <= 0;
+	return pt_rpmver_evr_cmp_parsed(&a, &f) < (keep_equal ? 0 : 1);
 }
 
 static int
@@ -724,7 +731,7 @@ md_add_avail(struct pt_rpm_md *md, size_t repo, const char *name,
 	rc = md_name(md, name, strlen(name), !md->filtered, &idx);
 	if (rc != DH_OK || idx == SIZE_MAX)
 		return rc;
-	if (below_floor(md, idx, *e, *v, *r))
+	if (below_floor(md, idx, *e, *v, *r, 0))
 		return DH_OK;
 	if (md->n_avail >= PT_RPM_MAX_PKGS)
 		return DH_E_TOOBIG;
@@ -810,6 +817,32 @@ prim_end(struct xctx *x, const char *el)
 /* ---------------------------------------------------------------------- */
 /* updateinfo.xml                                                          */
 
+/* Append a reference's id attribute (bounded by PT_RPM_MAX_ATTR) to
+ * *v (*n entries, at most max). */
+static void
+add_reference(struct xctx *x, const char **atts, char ***v, size_t *n,
+    size_t max, const char *what)
+{
+	char *tmp = NULL;
+	char **nv;
+
+	if (keep_attr(x, atts, "id", &tmp) != DH_OK || tmp == NULL)
+		return;
+	if (*n >= max) {
+		free(tmp);
+		xfail(x, DH_E_TOOBIG, "more than %zu %s references", max, what);
+		return;
+	}
+	nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (nv == NULL) {
+		free(tmp);
+		xfail(x, DH_E_NOMEM, "%s", "out of memory");
+		return;
+	}
+	*v = nv;
+	nv[(*n)++] = tmp;
+}
+
 static void
 upd_start(struct xctx *x, const char *el, const char **atts)
 {
@@ -817,8 +850,6 @@ upd_start(struct xctx *x, const char *el, const char **atts)
 	struct md_adv *a;
 	struct md_advpkg *ap;
 	const char *s;
-	char *tmp = NULL;
-	char **cv;
 	size_t idx;
 	int rel, rc;
 
@@ -865,24 +896,12 @@ upd_start(struct xctx *x, const char *el, const char **atts)
 		}
 	} else if (rel == 2 && strcmp(el, "reference") == 0) {
 		s = attr(atts, "type");
-		if (s == NULL || strcmp(s, "cve") != 0)
-			return;
-		if (keep_attr(x, atts, "id", &tmp) != DH_OK || tmp == NULL)
-			return;
-		if (a->n_cves >= MAX_CVES_PER_ADV) {
-			free(tmp);
-			xfail(x, DH_E_TOOBIG, "more than %s CVE references",
-			    "10000");
-			return;
-		}
-		cv = realloc(a->cves, (a->n_cves + 1) * sizeof(*cv));
-		if (cv == NULL) {
-			free(tmp);
-			xfail(x, DH_E_NOMEM, "%s", "out of memory");
-			return;
-		}
-		a->cves = cv;
-		a->cves[a->n_cves++] = tmp;
+		if (s != NULL && strcmp(s, "cve") == 0)
+			add_reference(x, atts, &a->cves, &a->n_cves,
+			    MAX_CVES_PER_ADV, "CVE");
+		else if (s != NULL && strcmp(s, "bugzilla") == 0)
+			add_reference(x, atts, &a->bugs, &a->n_bugs,
+			    MAX_BUGS_PER_ADV, "Bugzilla");
 	} else if (rel == 3 && strcmp(el, "package") == 0) {
 		x->upd_pkg_depth = x->depth;
 		x->upd_pkg_advp = SIZE_MAX;
@@ -900,7 +919,7 @@ upd_start(struct xctx *x, const char *el, const char **atts)
 			return;
 		}
 		if (idx == SIZE_MAX || below_floor(md, idx, attr(atts, "epoch"),
-		    attr(atts, "version"), attr(atts, "release")))
+		    attr(atts, "version"), attr(atts, "release"), 1))
 			return;
 		if (md->n_advp >= PT_RPM_MAX_PKGS) {
 			xfail(x, DH_E_TOOBIG, "more than %s advisory packages",
@@ -2483,27 +2502,53 @@ adv_better(const struct md_adv *a, int a_exact, const struct md_adv *b,
 	return adv_date(a) > adv_date(b);
 }
 
+/* Add id to the set *v (*n entries, at most max; duplicates skipped). */
 static int
-add_cve(struct pt_update *u, const char *cve)
+add_id(char ***v, size_t *n, size_t max, const char *id)
 {
 	char **q;
 	size_t i;
 
-	for (i = 0; i < u->n_cves; i++) {
-		if (strcmp(u->cves[i], cve) == 0)
+	for (i = 0; i < *n; i++) {
+		if (strcmp((*v)[i], id) == 0)
 			return DH_OK;
 	}
-	if (u->n_cves >= MAX_CVES_PER_ADV)
+	if (*n >= max)
 		return DH_OK;
-	q = realloc(u->cves, (u->n_cves + 1) * sizeof(*q));
+	q = realloc(*v, (*n + 1) * sizeof(*q));
 	if (q == NULL)
 		return DH_E_NOMEM;
-	u->cves = q;
-	q[u->n_cves] = strdup(cve);
-	if (q[u->n_cves] == NULL)
+	*v = q;
+	q[*n] = strdup(id);
+	if (q[*n] == NULL)
 		return DH_E_NOMEM;
-	u->n_cves++;
+	(*n)++;
 	return DH_OK;
+}
+
+/* Does a Security advisory list exactly the installed EVR of p (same or
+ * compatible arch)? */
+static int
+installed_in_security(const struct pt_rpm_md *md, const struct pt_pkg *p,
+    const struct pt_rpmver_evr *inst, size_t ni, const size_t *pstart,
+    const size_t *porder, const struct arches *machine)
+{
+	const struct md_advpkg *ap;
+	const struct md_adv *ad;
+	struct pt_rpmver_evr ev;
+	size_t k;
+
+	for (k = pstart[ni]; k < pstart[ni + 1]; k++) {
+		ap = &md->advp[porder[k]];
+		ad = &md->adv[ap->adv];
+		if (ad->type == NULL || strcasecmp(ad->type, "security") != 0 ||
+		    !arch_ok(p->arch, ap->arch, machine))
+			continue;
+		evr_of(ap->e, ap->v, ap->r, &ev);
+		if (pt_rpmver_evr_cmp_parsed(&ev, inst) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* Group record indices by name index (counting sort). */
@@ -2553,6 +2598,8 @@ resolve_one(const struct pt_rpm_md *md, struct pt_pkg *p, size_t ni,
 	size_t k, j;
 
 	pt_rpmver_parse(p->version, &inst);
+	p->installed_security = installed_in_security(md, p, &inst, ni, pstart,
+	    porder, machine);
 	for (k = astart[ni]; k < astart[ni + 1]; k++) {
 		a = &md->avail[aorder[k]];
 		if (!arch_ok(p->arch, a->arch, machine))
@@ -2571,8 +2618,9 @@ resolve_one(const struct pt_rpm_md *md, struct pt_pkg *p, size_t ni,
 	if (u == NULL)
 		return DH_E_NOMEM;
 	u->version = fmt_evr(best->e, best->v, best->r);
+	u->arch = strdup(best->arch);
 	u->repository = strdup(md->repos[best->repo]);
-	if (u->version == NULL || u->repository == NULL) {
+	if (u->version == NULL || u->arch == NULL || u->repository == NULL) {
 		rc = DH_E_NOMEM;
 		goto out;
 	}
@@ -2591,7 +2639,14 @@ resolve_one(const struct pt_rpm_md *md, struct pt_pkg *p, size_t ni,
 		if (ad->reboot || ap->reboot)
 			u->reboot_suggested = 1;
 		for (j = 0; j < ad->n_cves; j++) {
-			rc = add_cve(u, ad->cves[j]);
+			rc = add_id(&u->cves, &u->n_cves, MAX_CVES_PER_ADV,
+			    ad->cves[j]);
+			if (rc != DH_OK)
+				goto out;
+		}
+		for (j = 0; j < ad->n_bugs; j++) {
+			rc = add_id(&u->bugzilla_ids, &u->n_bugzilla_ids,
+			    MAX_BUGS_PER_ADV, ad->bugs[j]);
 			if (rc != DH_OK)
 				goto out;
 		}
@@ -2645,6 +2700,7 @@ pt_rpm_md_resolve(const struct pt_rpm_md *md, struct pt_inventory *inv,
 	for (i = 0; i < inv->n_pkgs; i++) {
 		pt_update_free(inv->pkgs[i].update);
 		inv->pkgs[i].update = NULL;
+		inv->pkgs[i].installed_security = 0;
 	}
 	rc = group_by_name(md->n_names, md->n_avail, md->avail,
 	    sizeof(*md->avail), offsetof(struct md_avail, name), &astart,

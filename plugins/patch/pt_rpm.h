@@ -21,8 +21,13 @@
  * > recommended > newpackage > other), then severity, then the one naming
  * the candidate exactly, then the later date.  From it: classification,
  * severity, id, security flag and release_time (later of issued/updated;
- * the candidate's build time when no advisory applies).  CVE ids and
- * reboot_suggested are collected from all of those advisories.
+ * the candidate's build time when no advisory applies).  CVE ids, Bugzilla
+ * ids (<reference type="bugzilla" id=...>, at most 10000 per advisory, each
+ * at most PT_RPM_MAX_ATTR bytes) and reboot_suggested are collected from all
+ * of those advisories; the update's arch is the candidate's.  A package is
+ * installed_security when a Security advisory lists its installed EVR for
+ * the same (or a compatible) arch; filtered metadata sets therefore keep
+ * advisory entries at the lowest installed EVR.
  *
  * The parsing entry points are exported for tests and fuzzing.
  */

@@ -252,6 +252,7 @@ fill_deb(struct pt_inventory *inv, struct pt_dpkg *db, struct pt_apt *apt,
 		p->priority = d->priority;
 		p->held = d->held;
 		p->installed_time = d->installed_time;
+		p->installed_security = c->installed_security;
 		memset(d, 0, sizeof(*d));
 		if (c->version == NULL)
 			continue;
@@ -259,17 +260,19 @@ fill_deb(struct pt_inventory *inv, struct pt_dpkg *db, struct pt_apt *apt,
 		if (u == NULL)
 			goto nomem;
 		u->version = c->version;
+		u->arch = c->arch;
 		u->repository = c->repository;
 		u->section = c->section;
 		u->priority = c->priority;
 		u->security = c->security;
-		c->version = c->repository = c->section = c->priority = NULL;
+		c->version = c->arch = c->repository = NULL;
+		c->section = c->priority = NULL;
 		p->update = u;
 		if (ex != NULL) {
-			ex[i].cand_arch = c->arch;
+			ex[i].cand_arch = u->arch;
 			ex[i].archives = c->archives;
 			ex[i].pin = c->pin;
-			c->arch = c->archives = NULL;
+			c->archives = NULL;
 		}
 	}
 	db->n = 0;
@@ -383,9 +386,7 @@ pt_scan_extra_free(struct pt_scan_extra *extra, size_t n)
 {
 	size_t i;
 
-	for (i = 0; extra != NULL && i < n; i++) {
-		free(extra[i].cand_arch);
+	for (i = 0; extra != NULL && i < n; i++)
 		free(extra[i].archives);
-	}
 	free(extra);
 }
