@@ -5,7 +5,8 @@
  * NotAutomatic+ButAutomaticUpgrades, experimental with NotAutomatic),
  * preferences pins (release, version, origin, negative), the dpkg journal
  * in updates/, status states, clear-signed InRelease, os-release/product,
- * and malformed status/Packages/Release files failing with clear errors.
+ * the candidate's arch and installed_security in the model, and malformed
+ * status/Packages/Release files failing with clear errors.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -447,6 +448,83 @@ test_no_lists_and_reboot(void **state)
 	write_root();
 }
 
+/* Model fields: the candidate stanza's arch (an "all" candidate of an
+ * amd64 install) and installed_security (the installed name, arch and
+ * version carried by a security-pocket index, whether or not a newer
+ * candidate exists). */
+static void
+test_model_fields(void **state)
+{
+	static const char extra_st[] =
+		ST("tool", "amd64", "1.0", "installed")
+		ST("secinst", "amd64", "1.5", "installed")
+		ST("allsec", "all", "3.0", "installed")
+		ST("plain", "amd64", "1.0", "installed");
+	static const char contrib_pk[] =
+		PK("tool", "all", "1.1")
+		PK("secinst", "amd64", "1.5")
+		PK("plain", "amd64", "1.0");
+	static const char sec_contrib_pk[] =
+		PK("secinst", "amd64", "1.5")
+		PK("allsec", "all", "3.0")
+		PK("plain", "i386", "1.0");
+	struct pt_inventory inv;
+	struct pt_scan_extra *ex = NULL;
+	const struct pt_pkg *p;
+	char *st;
+	size_t i, n = strlen(status_txt) + strlen(extra_st);
+
+	st = malloc(n + 1);
+	assert_non_null(st);
+	memcpy(st, status_txt, strlen(status_txt));
+	memcpy(st + strlen(status_txt), extra_st, strlen(extra_st) + 1);
+	put("var/lib/dpkg/status", st, 0);
+	free(st);
+	put(LISTS DD "bookworm_contrib_binary-amd64_Packages", contrib_pk, 0);
+	put("var/lib/apt/lists/deb.debian.org_debian-security_dists_"
+	    "bookworm-security_contrib_binary-amd64_Packages", sec_contrib_pk,
+	    0);
+	scan(&inv, &ex);
+	assert_int_equal(inv.n_pkgs, 15);
+	/* an "all" candidate for an amd64 install */
+	p = find(&inv, "tool", "amd64");
+	assert_non_null(p);
+	assert_non_null(p->update);
+	assert_string_equal(p->update->version, "1.1");
+	assert_string_equal(p->update->arch, "all");
+	assert_false(p->installed_security);
+	/* every candidate carries its stanza's arch; the extra aliases it */
+	for (i = 0; i < inv.n_pkgs; i++) {
+		if (inv.pkgs[i].update == NULL) {
+			assert_null(ex[i].cand_arch);
+			continue;
+		}
+		assert_non_null(inv.pkgs[i].update->arch);
+		assert_ptr_equal(ex[i].cand_arch, inv.pkgs[i].update->arch);
+	}
+	assert_string_equal(find(&inv, "baz", "amd64")->update->arch, "amd64");
+	assert_string_equal(find(&inv, "bar", "all")->update->arch, "all");
+	/* installed version in main and security: security, no candidate */
+	p = find(&inv, "secinst", "amd64");
+	assert_null(p->update);
+	assert_true(p->installed_security);
+	/* arch all installed, all in the security pocket */
+	assert_true(find(&inv, "allsec", "all")->installed_security);
+	/* same name and version in security, but for another arch */
+	assert_false(find(&inv, "plain", "amd64")->installed_security);
+	/* installed versions only in non-security indexes */
+	assert_false(find(&inv, "foo", "amd64")->installed_security);
+	assert_false(find(&inv, "bar", "all")->installed_security);
+	assert_false(find(&inv, "baz", "i386")->installed_security);
+	/* a newer candidate in security does not make the installed one so */
+	assert_true(sec(&inv, "baz", "amd64"));
+	assert_false(find(&inv, "baz", "amd64")->installed_security);
+	pt_scan_extra_free(ex, inv.n_pkgs);
+	pt_inventory_free(&inv);
+	rm_rf(root);
+	write_root();
+}
+
 static void
 test_not_found(void **state)
 {
@@ -487,6 +565,7 @@ main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_huge_field),
 		cmocka_unit_test(test_no_lists_and_reboot),
+		cmocka_unit_test(test_model_fields),
 		cmocka_unit_test(test_not_found),
 		cmocka_unit_test(test_product),
 	};

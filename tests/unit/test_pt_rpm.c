@@ -3,7 +3,9 @@
  * parser (good and malformed lines), repomd.xml locations, candidate choice
  * and advisory inheritance over the fixture repository in tests/data/rpm
  * (arch compatibility, epochs, `^`/`~`, security beats bugfix, later of
- * issued/updated, build-time fallback, CVE union, reboot flags), every
+ * issued/updated, build-time fallback, CVE and Bugzilla id unions, the
+ * candidate's arch, installed_security from a Security advisory naming the
+ * installed EVR, reboot flags), the Bugzilla reference bounds, every
  * compression the caches use, cache discovery under a fake root (dnf and
  * flat yum layouts), and hostile XML: DOCTYPE/entities, truncation,
  * oversized attributes and text, deep nesting, escaping hrefs.
@@ -267,6 +269,18 @@ has_cve(const struct pt_update *u, const char *cve)
 	return 0;
 }
 
+static int
+has_bug(const struct pt_update *u, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < u->n_bugzilla_ids; i++) {
+		if (strcmp(u->bugzilla_ids[i], id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static void
 check_fixture_updates(const struct pt_inventory *inv, const char *repo)
 {
@@ -288,6 +302,12 @@ check_fixture_updates(const struct pt_inventory *inv, const char *repo)
 	assert_true(has_cve(u, "CVE-2024-0001") && has_cve(u, "CVE-2024-0002") &&
 	    has_cve(u, "CVE-2024-0009"));
 	assert_false(u->reboot_suggested);
+	assert_string_equal(u->arch, "x86_64");
+	/* Bugzilla references of both advisories, "1" named by both once */
+	assert_int_equal(u->n_bugzilla_ids, 2);
+	assert_true(has_bug(u, "1") && has_bug(u, "2000002"));
+	/* self and cve references are not Bugzilla ids */
+	assert_false(has_bug(u, "RHSA-2024:0001") || has_bug(u, "CVE-2024-0001"));
 
 	u = find(inv, "glibc", "x86_64")->update;
 	assert_non_null(u);
@@ -310,6 +330,8 @@ check_fixture_updates(const struct pt_inventory *inv, const char *repo)
 	assert_true(u->release_time == 1709251200);
 	assert_true(u->reboot_suggested);
 	assert_int_equal(u->n_cves, 0);
+	assert_int_equal(u->n_bugzilla_ids, 0);
+	assert_string_equal(u->arch, "noarch");
 
 	/* epoch 1 beats the epoch-less 3.0.7-1; the advisory for 1:3.0.9 is
 	 * beyond the candidate and does not apply */
@@ -327,6 +349,17 @@ check_fixture_updates(const struct pt_inventory *inv, const char *repo)
 
 	assert_null(find(inv, "foo", "x86_64")->update);
 	assert_null(find(inv, "zlib", "x86_64")->update);
+
+	/* installed_security: a Security advisory names the installed EVR
+	 * (zlib 1.2.11-40, ALAS-2024-ZLIBNOW); a bugfix naming it (foo) or
+	 * security advisories naming only other versions (bash, glibc) do
+	 * not count */
+	assert_true(find(inv, "zlib", "x86_64")->installed_security);
+	assert_false(find(inv, "foo", "x86_64")->installed_security);
+	assert_false(find(inv, "bash", "x86_64")->installed_security);
+	assert_false(find(inv, "glibc", "x86_64")->installed_security);
+	assert_false(find(inv, "glibc", "i686")->installed_security);
+	assert_false(find(inv, "openssl", "x86_64")->installed_security);
 }
 
 static void
@@ -348,8 +381,10 @@ test_resolve_fixture(void **state)
 	 * installed), the src package, openssl 3.0.7-1 (below epoch 1),
 	 * caret 1.0~rc2 or zlib 1.2.11-40 (not above the installed EVR) */
 	assert_int_equal(pt_rpm_md_n_pkgs(md), 9);
-	/* advisories naming nothing newer than installed are dropped */
-	assert_int_equal(pt_rpm_md_n_advisories(md), 5);
+	/* advisories naming nothing at or above the installed EVR are
+	 * dropped (ALAS-2024-OLD); those naming it exactly are kept for
+	 * installed_security (ALAS-2024-ZLIBNOW, RHBA-2024:0010) */
+	assert_int_equal(pt_rpm_md_n_advisories(md), 7);
 	assert_int_equal(pt_rpm_md_resolve(md, &inv, &err), DH_OK);
 	check_fixture_updates(&inv, "baseos");
 	/* resolving twice replaces, not leaks, the updates */
@@ -381,7 +416,7 @@ test_compressions(void **state)
 		    data(upd[i]), &err), DH_OK);
 		/* unfiltered: every binary package, every advisory with one */
 		assert_int_equal(pt_rpm_md_n_pkgs(md), 13);
-		assert_int_equal(pt_rpm_md_n_advisories(md), 7);
+		assert_int_equal(pt_rpm_md_n_advisories(md), 9);
 		pt_rpm_md_free(md);
 	}
 	md = pt_rpm_md_new();
@@ -509,6 +544,56 @@ test_oversized(void **state)
 	assert_non_null(strstr(err.msg, "memory"));
 	free(d);
 	pt_rpm_md_free(md);
+	/* a Bugzilla reference id past PT_RPM_MAX_ATTR */
+	md = pt_rpm_md_new();
+	d = doc_with_attr("<updates><update type=\"bugfix\"><references>"
+	    "<reference type=\"bugzilla\" id=\"", PT_RPM_MAX_ATTR + 1,
+	    "\"/></references></update></updates>", &n);
+	assert_int_equal(pt_rpm_md_parse_updateinfo(md, d, n, &err),
+	    DH_E_TOOBIG);
+	assert_non_null(strstr(err.msg, "attribute id too long"));
+	free(d);
+	pt_rpm_md_free(md);
+}
+
+/* More than 10000 Bugzilla references in one advisory are refused. */
+static void
+test_bugzilla_count(void **state)
+{
+	static const char head[] = "<updates><update type=\"bugfix\">"
+	    "<references>";
+	static const char ref[] = "<reference type=\"bugzilla\" id=\"1\"/>";
+	static const char tail[] = "</references><pkglist><collection>"
+	    "<package name=\"a\" version=\"1\" release=\"1\" arch=\"x86_64\"/>"
+	    "</collection></pkglist></update></updates>";
+	struct pt_rpm_md *md;
+	struct dh_err err;
+	size_t i, n, len = strlen(head), cap;
+	char *d;
+
+	cap = strlen(head) + 10001 * strlen(ref) + strlen(tail) + 1;
+	d = malloc(cap);
+	assert_non_null(d);
+	memcpy(d, head, strlen(head));
+	for (i = 0; i < 10001; i++) {
+		memcpy(d + len, ref, strlen(ref));
+		len += strlen(ref);
+	}
+	memcpy(d + len, tail, strlen(tail));
+	n = len + strlen(tail);
+	md = pt_rpm_md_new();
+	assert_int_equal(pt_rpm_md_parse_updateinfo(md, d, n, &err),
+	    DH_E_TOOBIG);
+	assert_non_null(strstr(err.msg, "Bugzilla references"));
+	pt_rpm_md_free(md);
+	/* 10000 are fine */
+	memmove(d + len - strlen(ref), tail, strlen(tail));
+	n -= strlen(ref);
+	md = pt_rpm_md_new();
+	assert_int_equal(pt_rpm_md_parse_updateinfo(md, d, n, &err), DH_OK);
+	assert_int_equal(pt_rpm_md_n_advisories(md), 1);
+	pt_rpm_md_free(md);
+	free(d);
 }
 
 static void
@@ -659,6 +744,7 @@ main(void)
 		cmocka_unit_test(test_parse_qa_bad),
 		cmocka_unit_test(test_repomd),
 		cmocka_unit_test(test_resolve_fixture),
+		cmocka_unit_test(test_bugzilla_count),
 		cmocka_unit_test(test_compressions),
 		cmocka_unit_test(test_hostile_xml),
 		cmocka_unit_test(test_doctype_file_and_truncation),
