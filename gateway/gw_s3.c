@@ -32,6 +32,7 @@
 #define PATH_LEN 4096
 #define COPY_BUF (1024 * 1024)
 #define LIST_MAX 1000
+#define SPOOL_BUF (256 * 1024)     /* body bytes gathered per write(2) */
 
 struct gw_s3_spool {
 	int fd;
@@ -41,6 +42,8 @@ struct gw_s3_spool {
 	EVP_MD_CTX *md5;
 	struct dh_sha256_ctx *sha;
 	int finished;
+	unsigned char *buf;         /* SPOOL_BUF bytes not yet written */
+	size_t buffered;
 	unsigned char md5d[16];
 	unsigned char shad[DH_SHA256_LEN];
 };
@@ -857,7 +860,8 @@ gw_s3_spool_open(const char *state_dir, uint64_t max,
 	}
 	sp->md5 = EVP_MD_CTX_new();
 	sp->sha = dh_sha256_new();
-	if (sp->md5 == NULL || sp->sha == NULL ||
+	sp->buf = malloc(SPOOL_BUF);
+	if (sp->md5 == NULL || sp->sha == NULL || sp->buf == NULL ||
 	    EVP_DigestInit_ex(sp->md5, EVP_md5(), NULL) != 1) {
 		r = dh_err_set(err, DH_E_NOMEM, "digest setup failed");
 		goto fail;
@@ -879,12 +883,33 @@ fail:
 	return r;
 }
 
+/* Write the buffered bytes to the spool file. */
+static int
+spool_flush(struct gw_s3_spool *sp)
+{
+	const unsigned char *b = sp->buf;
+	size_t n = sp->buffered;
+	ssize_t k;
+
+	while (n > 0) {
+		k = write(sp->fd, b, n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return DH_E_IO;
+		b += k;
+		n -= (size_t)k;
+	}
+	sp->buffered = 0;
+	return DH_OK;
+}
+
 int
 gw_s3_spool_write(struct gw_s3_spool *sp, const void *p, size_t n,
     struct dh_err *err)
 {
 	const unsigned char *b = p;
-	ssize_t k;
+	size_t take;
 
 	if (sp->finished)
 		return dh_err_set(err, DH_E_STATE, "spool already finished");
@@ -894,16 +919,17 @@ gw_s3_spool_write(struct gw_s3_spool *sp, const void *p, size_t n,
 	if (EVP_DigestUpdate(sp->md5, p, n) != 1)
 		return dh_err_set(err, DH_E_CRYPTO, "MD5 failed");
 	dh_sha256_update(sp->sha, p, n);
+	sp->len += n;
 	while (n > 0) {
-		k = write(sp->fd, b, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
+		take = SPOOL_BUF - sp->buffered < n ? SPOOL_BUF - sp->buffered :
+		    n;
+		memcpy(sp->buf + sp->buffered, b, take);
+		sp->buffered += take;
+		b += take;
+		n -= take;
+		if (sp->buffered == SPOOL_BUF && spool_flush(sp) != DH_OK)
 			return dh_err_set(err, DH_E_IO, "spool write: %s",
 			    strerror(errno));
-		b += k;
-		n -= (size_t)k;
-		sp->len += (uint64_t)k;
 	}
 	return DH_OK;
 }
@@ -921,6 +947,8 @@ spool_finish(struct gw_s3_spool *sp)
 
 	if (sp->finished)
 		return DH_OK;
+	if (spool_flush(sp) != DH_OK)
+		return DH_E_IO;
 	if (EVP_DigestFinal_ex(sp->md5, sp->md5d, &dl) != 1 || dl != 16)
 		return DH_E_CRYPTO;
 	dh_sha256_final(sp->sha, sp->shad);
@@ -939,6 +967,7 @@ gw_s3_spool_free(struct gw_s3_spool *sp)
 		unlink(sp->path);
 	EVP_MD_CTX_free(sp->md5);
 	dh_sha256_free(sp->sha);
+	free(sp->buf);
 	free(sp);
 }
 
