@@ -680,16 +680,17 @@ on_data(struct client *c, const struct dh_mgs_msg *m)
 	case DH_MGS_PT_OUTPUT:
 	case DH_MGS_PT_STDERR:
 	case DH_MGS_PT_EXITCODE:
+		/* use the payload before start_running: sending invalidates it */
+		if (!c->kms_on)
+			out_write(m->payload, m->payload_len);
+		else {
+			dh_buf_reset(&c->sbuf);
+			if (ss_kms_open(&c->kms, m->payload, m->payload_len,
+			    &c->sbuf, &e) == DH_OK)
+				out_write(c->sbuf.d, c->sbuf.len);
+		}
 		if (c->state == C_WAIT)
 			start_running(c);
-		if (!c->kms_on) {
-			out_write(m->payload, m->payload_len);
-			return;
-		}
-		dh_buf_reset(&c->sbuf);
-		if (ss_kms_open(&c->kms, m->payload, m->payload_len, &c->sbuf,
-		    &e) == DH_OK)
-			out_write(c->sbuf.d, c->sbuf.len);
 		return;
 	default:
 		return;
