@@ -1102,7 +1102,7 @@ authenticate(struct s3req *q)
 	memset(&t, 0, sizeof(t));
 	sr.method = req->method;
 	sr.path = req->path;
-	sr.query = req->query;
+	sr.query = req->query_enc != NULL ? req->query_enc : req->query;
 	sr.headers = req->headers;
 	sr.n_headers = req->n_headers;
 	sr.body = req->body;
