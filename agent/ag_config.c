@@ -64,8 +64,11 @@ static const struct dh_config_field schema[] = {
 	  0, 1024, NULL, 0,
 	  "patch baseline JSON used instead of asking the service" },
 	{ "patch.scan_schedule", DH_CONFIG_STR, OFF(patch_scan_schedule), NULL,
+	  0, 256, NULL, 0,
+	  "local scan schedule cron(...), rate(...) or at(...), also offline" },
+	{ "patch.scan_timezone", DH_CONFIG_STR, OFF(patch_scan_timezone), NULL,
 	  0, 64, NULL, 0,
-	  "local scan schedule rate(N minutes|hours|days), also offline" },
+	  "IANA time zone of patch.scan_schedule (default UTC)" },
 	DH_CONFIG_END
 };
 

@@ -52,7 +52,8 @@ struct ag_config {
 	char *state_dir;
 	char *patch_scan_root;         /* root scanned by patch jobs ("/") */
 	char *patch_baseline_file;     /* local baseline JSON; NULL = service */
-	char *patch_scan_schedule;     /* local scan schedule, rate(...) */
+	char *patch_scan_schedule;     /* local scan schedule (dh_sched) */
+	char *patch_scan_timezone;     /* IANA zone of it; NULL = UTC */
 };
 
 /* The schema (for dh_config_describe and tests). */

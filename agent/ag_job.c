@@ -24,6 +24,7 @@
 #include "dh_http.h"
 #include "dh_json.h"
 #include "dh_log.h"
+#include "dh_sched.h"
 #include "dh_time.h"
 #include "dh_uuid.h"
 #include "pt_baseline.h"
@@ -44,8 +45,11 @@ struct pending_reply {
 
 struct ag_job {
 	char *state_dir, *instance_id, *region, *scan_root, *baseline_file;
-	int64_t rate_s;
-	int64_t next_local_ms;
+	char *scan_tz;             /* NULL = UTC */
+	struct dh_sched sched;     /* local schedule, valid when has_sched */
+	int has_sched;
+	int64_t sched_anchor_s;    /* rate() origin: agent start */
+	int64_t next_local_ms;     /* 0 = no local scan due */
 	int64_t next_flush_ms;
 	pid_t child;
 	enum child_kind kind;
@@ -218,34 +222,6 @@ out:
 	cJSON_Delete(content);
 	cJSON_Delete(reply);
 	return r;
-}
-
-int
-ag_job_rate_seconds(const char *expr, int64_t *secs, struct dh_err *err)
-{
-	static const struct {
-		const char *one, *many;
-		int64_t s;
-	} u[] = { { "minute", "minutes", 60 }, { "hour", "hours", 3600 },
-		{ "day", "days", 86400 } };
-	char unit[16], tail;
-	long n;
-	size_t i;
-
-	if (expr == NULL || strncmp(expr, "rate(", 5) != 0 ||
-	    sscanf(expr + 5, "%6ld %15[a-z]%c", &n, unit, &tail) != 3 ||
-	    tail != ')' || expr[strlen(expr) - 1] != ')' || n < 1 ||
-	    strchr(expr + 5, ')') != expr + strlen(expr) - 1)
-		return dh_err_set(err, DH_E_FORMAT, "local schedule must be"
-		    " rate(N minute(s)|hour(s)|day(s))");
-	for (i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
-		if (strcmp(unit, n == 1 ? u[i].one : u[i].many) == 0) {
-			*secs = n * u[i].s;
-			return DH_OK;
-		}
-	}
-	return dh_err_set(err, DH_E_FORMAT, "rate unit %s does not fit %ld",
-	    unit, n);
 }
 
 int
@@ -637,6 +613,51 @@ ag_job_flush_spool(const struct ag_job_params *p,
 
 /* --------------------------------------------------------------- loop */
 
+/* Set next_local_ms to the schedule's first fire strictly after now_ms
+ * (0 when it never fires again). */
+static void
+local_sched_advance(struct ag_job *j, int64_t now_ms)
+{
+	struct dh_err e;
+	int64_t next;
+
+	j->next_local_ms = 0;
+	if (!j->has_sched)
+		return;
+	dh_err_clear(&e);
+	if (dh_sched_next(&j->sched, j->scan_tz, j->sched_anchor_s,
+	    now_ms / 1000, &next, &e) == DH_OK) {
+		j->next_local_ms = next * 1000;
+		return;
+	}
+	j->has_sched = 0;
+	dh_info("patch: local scan schedule ends: %s", e.msg);
+}
+
+static int
+local_sched_init(struct ag_job *j, const struct ag_job_params *p,
+    int64_t now_ms, struct dh_err *err)
+{
+	struct dh_err e;
+
+	if (!dh_sched_tz_valid(p->scan_timezone))
+		return dh_err_set(err, DH_E_CONFIG, "patch.scan_timezone %.64s"
+		    " is not a valid IANA time zone", p->scan_timezone);
+	dh_err_clear(&e);
+	if (dh_sched_parse(p->scan_schedule, &j->sched, &e) != DH_OK)
+		return dh_err_set(err, DH_E_CONFIG, "patch.scan_schedule: %s",
+		    e.msg);
+	if (p->scan_timezone != NULL && p->scan_timezone[0] != '\0') {
+		j->scan_tz = strdup(p->scan_timezone);
+		if (j->scan_tz == NULL)
+			return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	}
+	j->has_sched = 1;
+	j->sched_anchor_s = now_ms / 1000;
+	local_sched_advance(j, now_ms);
+	return DH_OK;
+}
+
 int
 ag_job_new(const struct ag_job_params *p, int64_t now_ms, struct ag_job **out,
     struct dh_err *err)
@@ -656,15 +677,20 @@ ag_job_new(const struct ag_job_params *p, int64_t now_ms, struct ag_job **out,
 	    '\0' ? strdup(p->baseline_file) : NULL;
 	dh_buf_init(&j->reply.body, AG_JOB_REPLY_MAX + 4096);
 	if (p->scan_schedule != NULL && p->scan_schedule[0] != '\0') {
-		r = ag_job_rate_seconds(p->scan_schedule, &j->rate_s, err);
+		r = local_sched_init(j, p, now_ms, err);
 		if (r != DH_OK) {
 			ag_job_free(j);
 			return r;
 		}
-		j->next_local_ms = now_ms + j->rate_s * 1000;
 	}
 	*out = j;
 	return DH_OK;
+}
+
+int64_t
+ag_job_next_scan_ms(const struct ag_job *j)
+{
+	return j != NULL ? j->next_local_ms : 0;
 }
 
 void
@@ -682,6 +708,7 @@ ag_job_free(struct ag_job *j)
 	free(j->region);
 	free(j->scan_root);
 	free(j->baseline_file);
+	free(j->scan_tz);
 	free(j);
 }
 
@@ -924,8 +951,8 @@ ag_job_poll(struct ag_job *j, struct ag_ctrl *c, const struct ag_job_env *env,
 		ag_job_req_clear(&req);
 		return;
 	}
-	if (j->rate_s > 0 && now_ms >= j->next_local_ms) {
-		j->next_local_ms = now_ms + j->rate_s * 1000;
+	if (j->next_local_ms > 0 && now_ms >= j->next_local_ms) {
+		local_sched_advance(j, now_ms);
 		(void)start_child(j, CHILD_LOCAL, NULL, env, now_ms);
 		return;
 	}

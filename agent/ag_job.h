@@ -17,9 +17,13 @@
  * <state>/patch/jobs/<n>.json; the loop reaps it (ag_job_poll) and sends
  * "agent_job_reply" (documentStatus + runtimeStatus.PatchLinux).
  *
- * The local schedule (patch.scan_schedule) accepts rate(N minute(s)|hour(s)|
- * day(s)), anchored at agent start; cron() and at() need the gateway's
- * evaluator, which the agent binary cannot link (see the agent README).
+ * The local schedule (patch.scan_schedule) is any dh_sched expression:
+ * cron(...) and at(...) in patch.scan_timezone (UTC when unset), or
+ * rate(N minute(s)|hour(s)|day(s)) anchored at agent start.  A fire that
+ * comes while another scan runs is taken once that scan ends; fires missed
+ * meanwhile coalesce into one.  at() fires once; an at() already in the
+ * past leaves no local schedule.  dh_sched_next sets TZ while it runs:
+ * ag_job_new and ag_job_poll belong on the agent's single loop thread.
  *
  * Ownership: struct ag_job owns copies of its parameters; the environment
  * passed to ag_job_poll/ag_job_on_msg is borrowed for the call.
@@ -61,6 +65,7 @@ struct ag_job_params {
 	const char *scan_root;      /* NULL = "/" */
 	const char *baseline_file;  /* NULL = ask the service */
 	const char *scan_schedule;  /* NULL = no local schedule */
+	const char *scan_timezone;  /* IANA zone of the schedule; NULL = UTC */
 };
 
 /* Per-call environment: endpoint, HTTP settings and credentials (borrowed). */
@@ -88,9 +93,6 @@ int ag_job_reply_body(const char *job_id, const char *status, int code,
     const char *output, int64_t start_ms, int64_t end_ms,
     struct dh_buf *out);
 
-/* Parse a local schedule "rate(N unit)" into seconds; DH_E_FORMAT else. */
-int ag_job_rate_seconds(const char *expr, int64_t *secs, struct dh_err *err);
-
 /* Decode a snapshot (data:...;base64, URL body) into the baseline object
  * at "patchBaseline" (*out owned).  DH_E_FORMAT for other URLs. */
 int ag_job_snapshot_baseline(const char *url, cJSON **out,
@@ -108,10 +110,16 @@ int ag_job_flush_spool(const struct ag_job_params *p,
     const struct ag_job_env *env, size_t *left, struct dh_err *err);
 
 /* New runner; *out freed with ag_job_free (which kills no child: it waits
- * for none either; a running scan finishes on its own). */
+ * for none either; a running scan finishes on its own).  now_ms is the
+ * wall clock (epoch ms).  DH_E_CONFIG when p->scan_schedule does not parse
+ * or p->scan_timezone is not a zone. */
 int ag_job_new(const struct ag_job_params *p, int64_t now_ms,
     struct ag_job **out, struct dh_err *err);
 void ag_job_free(struct ag_job *j);
+
+/* Epoch milliseconds of the local schedule's next scan; 0 when there is
+ * none (no schedule, or it never fires again). */
+int64_t ag_job_next_scan_ms(const struct ag_job *j);
 
 /* Handle a control message (agent_job, agent_job_reply_ack; others are
  * ignored): ack, start the child. */

@@ -1,7 +1,9 @@
 /*
  * Unit tests for ag_job: agent_job parsing (double-encoded Content, array
- * or string parameters, refusals), the ack and reply bodies, local rate()
- * schedules, data: snapshot decoding, and a whole scan of the fixture root
+ * or string parameters, refusals), the ack and reply bodies, the local
+ * schedule through dh_sched (rate() anchored at start, cron() in UTC and in
+ * zones across a DST jump, at() once or never, refusals), data: snapshot
+ * decoding, and a whole scan of the fixture root
  * tests/data/deb/mini against a baseline file with no reachable service:
  * the result is NON_COMPLIANT with 2 missing and both uploads are spooled,
  * and a flush without a service keeps them.
@@ -21,6 +23,7 @@
 #include "ag_job.h"
 #include "dh_enc.h"
 #include "dh_json.h"
+#include "dh_time.h"
 
 static const char *
 jstr(const cJSON *o, const char *k)
@@ -93,34 +96,116 @@ test_bodies(void **state)
 	dh_buf_free(&b);
 }
 
+/* The local schedule of a runner started at `now`: its first scan time. */
+struct sched_case {
+	const char *expr;
+	const char *tz;
+	const char *now;     /* ISO UTC, plus now_extra_ms */
+	int64_t now_extra_ms;
+	const char *want;    /* ISO UTC; NULL = no local scan */
+	int rc;              /* ag_job_new result */
+};
+
+static const struct sched_case sched_cases[] = {
+	/* rate() is anchored at agent start (whole seconds). */
+	{ "rate(1 minute)", NULL, "2024-03-09T12:00:00Z", 500,
+	  "2024-03-09T12:01:00Z", DH_OK },
+	{ "rate(5 minutes)", NULL, "2024-03-09T12:00:00Z", 0,
+	  "2024-03-09T12:05:00Z", DH_OK },
+	{ "rate(1 hour)", "Europe/Berlin", "2024-03-09T12:00:00Z", 0,
+	  "2024-03-09T13:00:00Z", DH_OK },
+	{ "rate(2 days)", NULL, "2024-03-09T12:00:00Z", 0,
+	  "2024-03-11T12:00:00Z", DH_OK },
+	/* cron() in UTC and in a zone, strictly after now. */
+	{ "cron(0 3 * * ? *)", NULL, "2024-03-09T12:00:00Z", 0,
+	  "2024-03-10T03:00:00Z", DH_OK },
+	{ "cron(0 3 * * ? *)", "", "2024-03-10T03:00:00Z", 0,
+	  "2024-03-11T03:00:00Z", DH_OK },
+	{ "cron(0 9 ? * MON-FRI *)", "Europe/Berlin", "2024-03-09T12:00:00Z",
+	  0, "2024-03-11T08:00:00Z", DH_OK },
+	/* New York springs forward on 2024-03-10: 02:30 runs at 03:30 EDT. */
+	{ "cron(30 2 * * ? *)", "America/New_York", "2024-03-09T12:00:00Z",
+	  0, "2024-03-10T07:30:00Z", DH_OK },
+	{ "cron(0 4 ? * SUN#2 *)", NULL, "2024-03-09T12:00:00Z", 0,
+	  "2024-03-10T04:00:00Z", DH_OK },
+	/* at(): once; in the past it leaves no local schedule. */
+	{ "at(2024-03-10T00:00:00)", NULL, "2024-03-09T12:00:00Z", 0,
+	  "2024-03-10T00:00:00Z", DH_OK },
+	{ "at(2024-03-09T13:00:00)", "Asia/Tokyo", "2024-03-09T12:00:00Z", 0,
+	  NULL, DH_OK },
+	{ "", NULL, "2024-03-09T12:00:00Z", 0, NULL, DH_OK },
+	/* Refused at start. */
+	{ "rate(1 minutes)", NULL, "2024-03-09T12:00:00Z", 0, NULL,
+	  DH_E_CONFIG },
+	{ "rate(2 hour)", NULL, "2024-03-09T12:00:00Z", 0, NULL, DH_E_CONFIG },
+	{ "rate(0 minutes)", NULL, "2024-03-09T12:00:00Z", 0, NULL,
+	  DH_E_CONFIG },
+	{ "rate(5 minutes", NULL, "2024-03-09T12:00:00Z", 0, NULL,
+	  DH_E_CONFIG },
+	{ "rate(5 minutes))", NULL, "2024-03-09T12:00:00Z", 0, NULL,
+	  DH_E_CONFIG },
+	{ "rate(5 weeks)", NULL, "2024-03-09T12:00:00Z", 0, NULL,
+	  DH_E_CONFIG },
+	{ "cron(0 2 * * * *)", NULL, "2024-03-09T12:00:00Z", 0, NULL,
+	  DH_E_CONFIG },
+	{ "cron(0 3 * * ? *)", "Mars/Olympus_Mons", "2024-03-09T12:00:00Z", 0,
+	  NULL, DH_E_CONFIG },
+	{ "cron(0 3 * * ? *)", "../etc/passwd", "2024-03-09T12:00:00Z", 0,
+	  NULL, DH_E_CONFIG },
+};
+
 static void
-test_rate(void **state)
+test_local_schedule(void **state)
 {
-	static const struct {
-		const char *expr;
-		int64_t secs;   /* -1: refused */
-	} cases[] = {
-		{ "rate(1 minute)", 60 }, { "rate(5 minutes)", 300 },
-		{ "rate(1 hour)", 3600 }, { "rate(2 days)", 172800 },
-		{ "rate(1 minutes)", -1 }, { "rate(2 hour)", -1 },
-		{ "rate(0 minutes)", -1 }, { "cron(0 2 * * ? *)", -1 },
-		{ "rate(5 minutes", -1 }, { "rate(5 minutes))", -1 },
-		{ "rate(5 weeks)", -1 }, { "", -1 },
-	};
-	int64_t s;
+	const char *tz_before = getenv("TZ");
+	struct ag_job_params p;
+	struct ag_job *j;
+	struct dh_err e;
+	time_t now, want;
 	size_t i;
+	int r;
 
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		int r = ag_job_rate_seconds(cases[i].expr, &s, NULL);
+	for (i = 0; i < sizeof(sched_cases) / sizeof(sched_cases[0]); i++) {
+		const struct sched_case *c = &sched_cases[i];
 
-		if (cases[i].secs < 0) {
-			if (r != DH_E_FORMAT)
-				fail_msg("accepted %s", cases[i].expr);
-		} else {
-			assert_int_equal(r, DH_OK);
-			assert_int_equal(s, cases[i].secs);
+		memset(&p, 0, sizeof(p));
+		p.state_dir = "/nonexistent-agjob";
+		p.instance_id = "mi-0123456789abcdef0";
+		p.region = "us-east-1";
+		p.scan_schedule = c->expr;
+		p.scan_timezone = c->tz;
+		assert_int_equal(dh_time_parse_iso(c->now, &now), DH_OK);
+		dh_err_clear(&e);
+		j = NULL;
+		r = ag_job_new(&p, (int64_t)now * 1000 + c->now_extra_ms, &j,
+		    &e);
+		if (r != c->rc)
+			fail_msg("%s [%s]: rc %d want %d (%s)", c->expr,
+			    c->tz != NULL ? c->tz : "UTC", r, c->rc, e.msg);
+		if (r != DH_OK) {
+			assert_null(j);
+			assert_true(e.msg[0] != '\0');
+			continue;
 		}
+		if (c->want == NULL) {
+			assert_int_equal(ag_job_next_scan_ms(j), 0);
+		} else {
+			assert_int_equal(dh_time_parse_iso(c->want, &want),
+			    DH_OK);
+			if (ag_job_next_scan_ms(j) != (int64_t)want * 1000)
+				fail_msg("%s [%s] from %s: want %s got %lld ms",
+				    c->expr, c->tz != NULL ? c->tz : "UTC",
+				    c->now, c->want,
+				    (long long)ag_job_next_scan_ms(j));
+		}
+		ag_job_free(j);
 	}
+	/* The process TZ is left as it was. */
+	if (tz_before == NULL)
+		assert_null(getenv("TZ"));
+	else
+		assert_string_equal(getenv("TZ"), tz_before);
+	assert_int_equal(ag_job_next_scan_ms(NULL), 0);
 }
 
 static void
@@ -243,7 +328,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse),
 		cmocka_unit_test(test_bodies),
-		cmocka_unit_test(test_rate),
+		cmocka_unit_test(test_local_schedule),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_scan_offline_spools),
 	};

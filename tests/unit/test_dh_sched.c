@@ -1,10 +1,11 @@
 /*
- * Unit tests for gw_mw's schedule evaluator: table of (expression, zone,
- * anchor, after) -> next fire time covering cron specials (L, L-n, nW, LW,
- * nL, d#k, names, wrap-around ranges, year limits, seconds field), rate and
+ * Unit tests for dh_sched, the schedule evaluator: table of (expression,
+ * zone, anchor, after) -> next fire time covering cron specials (L, L-n, nW,
+ * LW, nL, d#k, names, wrap-around ranges, year limits, seconds field), rate and
  * at, and daylight-saving transitions (America/New_York spring forward and
  * fall back, Europe/Berlin, Australia/Lord_Howe's 30-minute shift); a table
- * of malformed expressions; time-zone name validation.  Expected instants
+ * of malformed expressions; time-zone name validation; no zone = UTC
+ * regardless of (and without touching) the process TZ.  Expected instants
  * were cross-checked with Python's zoneinfo.
  */
 #include <setjmp.h>
@@ -16,7 +17,7 @@
 #include <cmocka.h>
 
 #include "dh_time.h"
-#include "gw_mw.h"
+#include "dh_sched.h"
 
 struct next_case {
 	const char *expr;
@@ -112,7 +113,7 @@ static const char *const bad_exprs[] = {
 static void
 test_next_table(void **state)
 {
-	struct gw_mw_sched s;
+	struct dh_sched s;
 	struct dh_err e;
 	time_t after, want;
 	int64_t got;
@@ -122,11 +123,11 @@ test_next_table(void **state)
 	for (i = 0; i < sizeof(next_cases) / sizeof(next_cases[0]); i++) {
 		const struct next_case *c = &next_cases[i];
 
-		r = gw_mw_sched_parse(c->expr, &s, &e);
+		r = dh_sched_parse(c->expr, &s, &e);
 		if (r != DH_OK)
 			fail_msg("%s: %s", c->expr, e.msg);
 		assert_int_equal(dh_time_parse_iso(c->after, &after), DH_OK);
-		r = gw_mw_sched_next(&s, c->tz, c->anchor, after, &got, &e);
+		r = dh_sched_next(&s, c->tz, c->anchor, after, &got, &e);
 		if (c->want == NULL) {
 			if (r != DH_E_NOTFOUND)
 				fail_msg("%s after %s: expected no fire, got %lld",
@@ -148,16 +149,16 @@ test_next_table(void **state)
 static void
 test_rate_table(void **state)
 {
-	struct gw_mw_sched s;
+	struct dh_sched s;
 	struct dh_err e;
 	int64_t got;
 	size_t i;
 
 	for (i = 0; i < sizeof(rate_cases) / sizeof(rate_cases[0]); i++) {
-		assert_int_equal(gw_mw_sched_parse(rate_cases[i].expr, &s, &e),
+		assert_int_equal(dh_sched_parse(rate_cases[i].expr, &s, &e),
 		    DH_OK);
-		assert_int_equal(s.kind, GW_MW_RATE);
-		assert_int_equal(gw_mw_sched_next(&s, NULL, rate_cases[i].anchor,
+		assert_int_equal(s.kind, DH_SCHED_RATE);
+		assert_int_equal(dh_sched_next(&s, NULL, rate_cases[i].anchor,
 		    rate_cases[i].after, &got, &e), DH_OK);
 		if (got != rate_cases[i].want)
 			fail_msg("%s anchor %lld after %lld: want %lld got %lld",
@@ -170,13 +171,13 @@ test_rate_table(void **state)
 static void
 test_bad_table(void **state)
 {
-	struct gw_mw_sched s;
+	struct dh_sched s;
 	struct dh_err e;
 	size_t i;
 
 	for (i = 0; i < sizeof(bad_exprs) / sizeof(bad_exprs[0]); i++) {
 		dh_err_clear(&e);
-		if (gw_mw_sched_parse(bad_exprs[i], &s, &e) != DH_E_FORMAT)
+		if (dh_sched_parse(bad_exprs[i], &s, &e) != DH_E_FORMAT)
 			fail_msg("accepted: \"%s\"", bad_exprs[i]);
 		assert_true(e.msg[0] != '\0');
 	}
@@ -185,29 +186,56 @@ test_bad_table(void **state)
 static void
 test_tz(void **state)
 {
-	struct gw_mw_sched s;
+	struct dh_sched s;
 	struct dh_err e;
 	int64_t got;
 	const char *before = getenv("TZ");
 
-	assert_true(gw_mw_tz_valid(NULL));
-	assert_true(gw_mw_tz_valid("America/New_York"));
-	assert_true(gw_mw_tz_valid("UTC"));
-	assert_false(gw_mw_tz_valid("../etc/passwd"));
-	assert_false(gw_mw_tz_valid("/etc/localtime"));
-	assert_false(gw_mw_tz_valid("Mars/Olympus_Mons"));
-	assert_false(gw_mw_tz_valid("America"));
-	assert_int_equal(gw_mw_sched_parse("cron(0 0 * * ? *)", &s, &e), DH_OK);
-	assert_int_equal(gw_mw_sched_next(&s, "Mars/Olympus_Mons", 0, 0, &got,
+	assert_true(dh_sched_tz_valid(NULL));
+	assert_true(dh_sched_tz_valid("America/New_York"));
+	assert_true(dh_sched_tz_valid("UTC"));
+	assert_false(dh_sched_tz_valid("../etc/passwd"));
+	assert_false(dh_sched_tz_valid("/etc/localtime"));
+	assert_false(dh_sched_tz_valid("Mars/Olympus_Mons"));
+	assert_false(dh_sched_tz_valid("America"));
+	assert_int_equal(dh_sched_parse("cron(0 0 * * ? *)", &s, &e), DH_OK);
+	assert_int_equal(dh_sched_next(&s, "Mars/Olympus_Mons", 0, 0, &got,
 	    &e), DH_E_ARG);
 	/* The process TZ is restored. */
-	assert_int_equal(gw_mw_sched_next(&s, "Asia/Tokyo", 0, 0, &got, &e),
+	assert_int_equal(dh_sched_next(&s, "Asia/Tokyo", 0, 0, &got, &e),
 	    DH_OK);
 	assert_int_equal(got, 15 * 3600);
 	if (before == NULL)
 		assert_null(getenv("TZ"));
 	else
 		assert_string_equal(getenv("TZ"), before);
+}
+
+/* No zone means UTC whatever the process TZ says, and TZ is not touched. */
+static void
+test_utc_ignores_process_tz(void **state)
+{
+	struct dh_sched s;
+	struct dh_err e;
+	int64_t got;
+	char *before = getenv("TZ") != NULL ? strdup(getenv("TZ")) : NULL;
+
+	assert_int_equal(setenv("TZ", ":Asia/Tokyo", 1), 0);
+	assert_int_equal(dh_sched_parse("cron(0 0 * * ? *)", &s, &e), DH_OK);
+	assert_int_equal(dh_sched_next(&s, NULL, 0, 0, &got, &e), DH_OK);
+	assert_int_equal(got, 86400);
+	assert_int_equal(dh_sched_next(&s, "", 0, 0, &got, &e), DH_OK);
+	assert_int_equal(got, 86400);
+	assert_int_equal(dh_sched_parse("at(1970-01-02T09:00:00)", &s, &e),
+	    DH_OK);
+	assert_int_equal(dh_sched_next(&s, NULL, 0, 0, &got, &e), DH_OK);
+	assert_int_equal(got, 86400 + 9 * 3600);
+	assert_string_equal(getenv("TZ"), ":Asia/Tokyo");
+	if (before != NULL)
+		assert_int_equal(setenv("TZ", before, 1), 0);
+	else
+		assert_int_equal(unsetenv("TZ"), 0);
+	free(before);
 }
 
 int
@@ -218,7 +246,8 @@ main(void)
 		cmocka_unit_test(test_rate_table),
 		cmocka_unit_test(test_bad_table),
 		cmocka_unit_test(test_tz),
+		cmocka_unit_test(test_utc_ignores_process_tz),
 	};
 
-	return cmocka_run_group_tests_name("gw_mw", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("dh_sched", tests, NULL, NULL);
 }
