@@ -138,6 +138,9 @@ builtin_find(const char *name)
 
 /* ------------------------------------------------------------ results */
 
+static void vfail(struct gw_ssm_result *res, int status, const char *code,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 vfail(struct gw_ssm_result *res, int status, const char *code,
     const char *fmt, va_list ap)
