@@ -5,6 +5,7 @@
 #include "ag_daemon.h"
 
 #include <libwebsockets.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,13 @@ struct ag_daemon {
 	struct lws_context *ctx;
 	struct ag_ctrl *ctrl;
 	struct ss_worker_mgr *sessions;
+	struct ss_shipper *shipper;
+	pthread_mutex_t ship_mu;       /* guards ship_creds (shipper thread) */
+	struct ss_creds ship_creds;
+	int ship_have;
+	char logs_url[URL_MAX];
+	char s3_url[URL_MAX];
+	char ship_error[DH_ERR_MSG_MAX];   /* last shipper error logged */
 	struct ag_job *jobs;
 	char ssm_url[URL_MAX];
 	char mgs_url[URL_MAX];
@@ -173,6 +181,12 @@ apply_config(struct ag_daemon *d, struct dh_err *err)
 	if (rc == DH_OK)
 		rc = ag_config_endpoint(&d->cfg, AG_SVC_KMS, d->id.endpoint,
 		    region, d->kms_url, sizeof(d->kms_url), err);
+	if (rc == DH_OK)
+		rc = ag_config_endpoint(&d->cfg, AG_SVC_LOGS, d->id.endpoint,
+		    region, d->logs_url, sizeof(d->logs_url), err);
+	if (rc == DH_OK)
+		rc = ag_config_endpoint(&d->cfg, AG_SVC_S3, d->id.endpoint,
+		    region, d->s3_url, sizeof(d->s3_url), err);
 	if (rc == DH_OK)
 		rc = parse_proxy(d, effective_proxy(d), err);
 	if (rc != DH_OK)
@@ -304,6 +318,19 @@ sess_cb(lws_sorted_usec_list_t *sul)
 	    sul_sess);
 	long next = ss_worker_mgr_poll(d->sessions, dh_time_mono_ms());
 
+	if (d->shipper != NULL) {
+		struct ss_shipper_stats st;
+
+		ss_shipper_stats(d->shipper, &st);
+		if (strcmp(st.last_error, d->ship_error) != 0) {
+			memcpy(d->ship_error, st.last_error,
+			    sizeof(d->ship_error));
+			if (d->ship_error[0] != '\0')
+				dh_warn("transcripts: %s (retrying)",
+				    d->ship_error);
+		}
+	}
+
 	lws_sul_schedule(d->ctx, 0, &d->sul_sess, sess_cb,
 	    (lws_usec_t)next * 1000);
 }
@@ -322,7 +349,51 @@ sessions_creds(struct ag_daemon *d)
 	snprintf(c.session_token, sizeof(c.session_token), "%s",
 	    d->creds.session_token != NULL ? d->creds.session_token : "");
 	ss_worker_mgr_set_creds(d->sessions, &c);
+	pthread_mutex_lock(&d->ship_mu);
+	d->ship_creds = c;
+	d->ship_have = 1;
+	pthread_mutex_unlock(&d->ship_mu);
 	dh_wipe(&c, sizeof(c));
+}
+
+/* Credentials for the transcript shipper's thread. */
+static int
+ship_creds(void *arg, struct ss_creds *out, struct dh_err *err)
+{
+	struct ag_daemon *d = arg;
+	int rc = DH_OK;
+
+	pthread_mutex_lock(&d->ship_mu);
+	if (d->ship_have)
+		*out = d->ship_creds;
+	else
+		rc = dh_err_set(err, DH_E_STATE, "no credentials yet");
+	pthread_mutex_unlock(&d->ship_mu);
+	return rc;
+}
+
+/* Ship transcripts spooled by session workers (also a crashed agent's
+ * backlog) to CloudWatch Logs and S3. */
+static void
+start_shipper(struct ag_daemon *d)
+{
+	struct ss_shipper_config sc;
+	struct dh_err e;
+
+	dh_err_clear(&e);
+	memset(&sc, 0, sizeof(sc));
+	sc.spool_dir = d->spool_dir;
+	sc.region = d->cfg.region != NULL && d->cfg.region[0] != '\0' ?
+	    d->cfg.region : d->id.region;
+	sc.logs_endpoint = d->logs_url;
+	sc.s3_endpoint = d->s3_url;
+	sc.ca_file = ag_config_ca(&d->cfg, NULL, d->id.ca_bundle);
+	sc.creds = ship_creds;
+	sc.creds_arg = d;
+	if (ss_shipper_start(&sc, &d->shipper, &e) != DH_OK)
+		dh_warn("transcripts: shipper not started: %s", e.msg);
+	else
+		dh_info("transcripts: shipping from %s", d->spool_dir);
 }
 
 /* ------------------------------------------------------------- timers */
@@ -565,6 +636,7 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 	d = calloc(1, sizeof(*d));
 	if (d == NULL)
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	pthread_mutex_init(&d->ship_mu, NULL);
 	ag_identity_init(&d->id);
 	d->config_path = o->config_path;
 	rc = ag_config_load(o->config_path, o->config_path != NULL, &d->cfg,
@@ -628,6 +700,8 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 
 		session_env(d, &se);
 		rc = ss_worker_mgr_new(&se, session_send, d, &d->sessions, err);
+		if (rc == DH_OK)
+			start_shipper(d);
 	}
 	if (rc == DH_OK) {
 		struct ag_job_params jp;
@@ -677,6 +751,9 @@ out:
 	}
 	ag_job_free(d->jobs);
 	ss_worker_mgr_free(d->sessions);
+	ss_shipper_stop(d->shipper);
+	dh_wipe(&d->ship_creds, sizeof(d->ship_creds));
+	pthread_mutex_destroy(&d->ship_mu);
 	ag_ctrl_free(d->ctrl);
 	if (d->ctx != NULL)
 		lws_context_destroy(d->ctx);

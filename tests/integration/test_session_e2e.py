@@ -237,3 +237,37 @@ def test_run_as_root_refused(build, gateway, agent, tmp_path):
     finally:
         rc = cli.finish()
     assert rc == 0
+
+
+def test_transcript_shipped_to_logs_and_s3(build, gateway, agent, tmp_path):
+    gateway.aws("logs", "create-log-group", "--log-group-name", "/deckhand/sessions")
+    gateway.aws("s3api", "create-bucket", "--bucket", "session-logs")
+    _session_doc(gateway, tmp_path, "deckhand-audit",
+                 {"cloudWatchLogGroupName": "/deckhand/sessions", "cloudWatchStreamingEnabled": True,
+                  "cloudWatchEncryptionEnabled": False, "s3EncryptionEnabled": False,
+                  "s3BucketName": "session-logs", "s3KeyPrefix": "ssm/"})
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "deckhand-audit"))
+    try:
+        sid = cli.read_until(rb"Starting session with SessionId: (\S+)").group(1).decode()
+        cli.send("echo audited-$((20+3))\r")
+        cli.read_until(rb"audited-23")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0
+    deadline = time.time() + 30
+    events, objects = "", []
+    while time.time() < deadline:
+        try:
+            events = json.dumps(gateway.aws("logs", "get-log-events", "--log-group-name", "/deckhand/sessions",
+                                            "--log-stream-name", sid))
+        except AssertionError:
+            events = ""
+        objects = [o["Key"] for o in gateway.aws("s3api", "list-objects-v2", "--bucket",
+                                                 "session-logs").get("Contents", [])]
+        if "audited-23" in events and any(sid in k for k in objects):
+            break
+        time.sleep(0.5)
+    assert "audited-23" in events, agent["log"].read_text()[-3000:]
+    assert any(sid in k for k in objects), (objects, agent["log"].read_text()[-3000:])
