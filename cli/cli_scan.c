@@ -215,8 +215,8 @@ print_upgradable(const struct pt_inventory *inv,
 	}
 	for (i = 0; i < inv->n_pkgs && rc == DH_OK; i++) {
 		const struct pt_pkg *p = &inv->pkgs[i];
-		const char *arch = ex != NULL && ex[i].cand_arch != NULL ?
-		    ex[i].cand_arch : p->arch;
+		const char *arch = p->update != NULL &&
+		    p->update->arch != NULL ? p->update->arch : p->arch;
 		const char *archives = ex != NULL && ex[i].archives != NULL ?
 		    ex[i].archives : (p->update && p->update->repository ?
 		    p->update->repository : "");

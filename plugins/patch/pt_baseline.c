@@ -1587,9 +1587,10 @@ approve_update(const struct pt_baseline *b, int family,
  * approves it when it is in a security pocket / named by a Security
  * advisory (installed_security) or the rule enables non-security updates,
  * and the filters match what is known of the installed version: deb its
- * own Priority/Section; rpm classification "Security" when
- * installed_security, no severity (so a SEVERITY filter other than "*"
- * does not match).  Approval delays do not apply to what is installed. */
+ * own Priority/Section; rpm classification "Security" and the advisory's
+ * installed_severity when installed_security (without a severity a
+ * SEVERITY filter other than "*" does not match).  Approval delays do not
+ * apply to what is installed. */
 static int
 approve_installed(const struct pt_baseline *b, int family,
     const struct pt_inventory *inv, const struct pt_pkg *p, int *rule,
@@ -1603,8 +1604,10 @@ approve_installed(const struct pt_baseline *b, int family,
 	v.product = inv->product;
 	v.priority = p->priority;
 	v.section = p->section;
-	if (family == PT_FAMILY_RPM && p->installed_security)
+	if (family == PT_FAMILY_RPM && p->installed_security) {
 		v.classification = "Security";
+		v.severity = p->installed_severity;
+	}
 	*rule = -2;
 	*level = PT_LEVEL_UNSPECIFIED;
 	if (group_match(&b->global, &v)) {

@@ -42,6 +42,7 @@ pt_inventory_free(struct pt_inventory *inv)
 		free(inv->pkgs[i].source);
 		free(inv->pkgs[i].section);
 		free(inv->pkgs[i].priority);
+		free(inv->pkgs[i].installed_severity);
 		pt_update_free(inv->pkgs[i].update);
 	}
 	free(inv->pkgs);

@@ -32,6 +32,10 @@ struct pt_pkg {
 	int held;          /* deb: selection "hold" */
 	int installed_security; /* the installed version is in a security pocket
 				   (deb) or named by a Security advisory (rpm) */
+	char *installed_severity; /* rpm: severity of the Security advisory
+				     naming the installed EVR ("Critical"...);
+				     NULL when none or unknown, always NULL
+				     for deb */
 
 	/* Candidate update, filled when a newer version is available. */
 	struct pt_update *update;

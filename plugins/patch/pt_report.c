@@ -20,6 +20,7 @@
 #define INV_JSON_MAX (64u * 1024 * 1024)
 #define INV_MAX_PKGS 200000
 #define INV_STR_MAX 4096
+#define INV_LIST_MAX 10000
 
 static const char *
 dflt(const char *s, const char *d)
@@ -649,13 +650,47 @@ inv_time(const cJSON *o, const char *key, const char *path, int64_t *out,
 	    "%s.%s: expected epoch seconds or YYYY-MM-DDTHH:MM:SSZ", path, key);
 }
 
+/* Optional list of strings at key: *out owned (NULL when absent or
+ * empty), *n entries, at most INV_LIST_MAX of at most INV_STR_MAX bytes. */
+static int
+inv_list(const cJSON *o, const char *key, const char *path, char ***out,
+    size_t *n, struct dh_err *err)
+{
+	const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key), *e;
+	size_t cnt;
+
+	*out = NULL;
+	*n = 0;
+	if (j == NULL)
+		return DH_OK;
+	cnt = cJSON_IsArray(j) ? (size_t)cJSON_GetArraySize(j) : 0;
+	if (!cJSON_IsArray(j) || cnt > INV_LIST_MAX)
+		return dh_err_set(err, DH_E_FORMAT,
+		    "%s.%s: expected a list of at most %d", path, key,
+		    INV_LIST_MAX);
+	if (cnt == 0)
+		return DH_OK;
+	*out = calloc(cnt, sizeof(**out));
+	if (*out == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	cJSON_ArrayForEach(e, j) {
+		if (!cJSON_IsString(e) || strlen(e->valuestring) > INV_STR_MAX)
+			return dh_err_set(err, DH_E_FORMAT,
+			    "%s.%s[%zu]: expected a string of at most %d bytes",
+			    path, key, *n, INV_STR_MAX);
+		(*out)[*n] = strdup(e->valuestring);
+		if ((*out)[*n] == NULL)
+			return dh_err_set(err, DH_E_NOMEM, "out of memory");
+		(*n)++;
+	}
+	return DH_OK;
+}
+
 static int
 load_update(const cJSON *j, const char *path, struct pt_update **out,
     struct dh_err *err)
 {
 	struct pt_update *u;
-	const cJSON *cv, *e;
-	size_t n;
 	int r;
 
 	*out = NULL;
@@ -668,6 +703,8 @@ load_update(const cJSON *j, const char *path, struct pt_update **out,
 	r = inv_str(j, "version", path, &u->version, err);
 	if (r == DH_OK && u->version == NULL)
 		r = dh_err_set(err, DH_E_FORMAT, "%s.version: required", path);
+	if (r == DH_OK)
+		r = inv_str(j, "arch", path, &u->arch, err);
 	if (r == DH_OK)
 		r = inv_str(j, "repository", path, &u->repository, err);
 	if (r == DH_OK)
@@ -689,37 +726,12 @@ load_update(const cJSON *j, const char *path, struct pt_update **out,
 		r = inv_time(j, "release_time", path, &u->release_time, err);
 	if (r != DH_OK)
 		goto fail;
-	cv = cJSON_GetObjectItemCaseSensitive(j, "cves");
-	if (cv != NULL) {
-		n = cJSON_IsArray(cv) ? (size_t)cJSON_GetArraySize(cv) : 0;
-		if (!cJSON_IsArray(cv) || n > 10000) {
-			r = dh_err_set(err, DH_E_FORMAT,
-			    "%s.cves: expected a list of at most 10000", path);
-			goto fail;
-		}
-		if (n > 0) {
-			u->cves = calloc(n, sizeof(*u->cves));
-			if (u->cves == NULL) {
-				r = dh_err_set(err, DH_E_NOMEM, "out of memory");
-				goto fail;
-			}
-		}
-		cJSON_ArrayForEach(e, cv) {
-			if (!cJSON_IsString(e) ||
-			    strlen(e->valuestring) > INV_STR_MAX) {
-				r = dh_err_set(err, DH_E_FORMAT,
-				    "%s.cves[%zu]: expected a string", path,
-				    u->n_cves);
-				goto fail;
-			}
-			u->cves[u->n_cves] = strdup(e->valuestring);
-			if (u->cves[u->n_cves] == NULL) {
-				r = dh_err_set(err, DH_E_NOMEM, "out of memory");
-				goto fail;
-			}
-			u->n_cves++;
-		}
-	}
+	r = inv_list(j, "cves", path, &u->cves, &u->n_cves, err);
+	if (r == DH_OK)
+		r = inv_list(j, "bugzilla_ids", path, &u->bugzilla_ids,
+		    &u->n_bugzilla_ids, err);
+	if (r != DH_OK)
+		goto fail;
 	*out = u;
 	return DH_OK;
 fail:
@@ -757,6 +769,12 @@ load_pkg(const cJSON *j, size_t idx, struct pt_pkg *p, struct dh_err *err)
 		r = inv_time(j, "installed_time", path, &p->installed_time, err);
 	if (r == DH_OK)
 		r = inv_flag(j, "held", path, &p->held, err);
+	if (r == DH_OK)
+		r = inv_flag(j, "installed_security", path,
+		    &p->installed_security, err);
+	if (r == DH_OK)
+		r = inv_str(j, "installed_severity", path,
+		    &p->installed_severity, err);
 	if (r != DH_OK)
 		return r;
 	ju = cJSON_GetObjectItemCaseSensitive(j, "update");
@@ -864,12 +882,27 @@ put_opt(cJSON *o, const char *key, const char *s)
 }
 
 static int
-dump_update(const struct pt_update *u, cJSON *p)
+put_list(cJSON *o, const char *key, char *const *v, size_t n)
 {
-	cJSON *o = cJSON_AddObjectToObject(p, "update"), *cv;
+	cJSON *arr = cJSON_AddArrayToObject(o, key);
 	size_t i;
 
+	if (arr == NULL)
+		return DH_E_NOMEM;
+	for (i = 0; i < n; i++)
+		if (!cJSON_AddItemToArray(arr, cJSON_CreateString(dflt(v[i],
+		    ""))))
+			return DH_E_NOMEM;
+	return DH_OK;
+}
+
+static int
+dump_update(const struct pt_update *u, cJSON *p)
+{
+	cJSON *o = cJSON_AddObjectToObject(p, "update");
+
 	if (o == NULL || put_opt(o, "version", u->version) ||
+	    put_opt(o, "arch", u->arch) ||
 	    put_opt(o, "repository", u->repository) ||
 	    put_opt(o, "section", u->section) ||
 	    put_opt(o, "priority", u->priority) ||
@@ -881,13 +914,9 @@ dump_update(const struct pt_update *u, cJSON *p)
 	    (double)u->release_time) ||
 	    !cJSON_AddBoolToObject(o, "reboot_suggested", u->reboot_suggested))
 		return DH_E_NOMEM;
-	cv = cJSON_AddArrayToObject(o, "cves");
-	if (cv == NULL)
+	if (put_list(o, "cves", u->cves, u->n_cves) ||
+	    put_list(o, "bugzilla_ids", u->bugzilla_ids, u->n_bugzilla_ids))
 		return DH_E_NOMEM;
-	for (i = 0; i < u->n_cves; i++)
-		if (!cJSON_AddItemToArray(cv,
-		    cJSON_CreateString(dflt(u->cves[i], ""))))
-			return DH_E_NOMEM;
 	return DH_OK;
 }
 
@@ -921,7 +950,10 @@ dump_inventory(const struct pt_inventory *inv, cJSON *o)
 		    put_opt(po, "priority", p->priority) ||
 		    !cJSON_AddNumberToObject(po, "installed_time",
 		    (double)p->installed_time) ||
-		    !cJSON_AddBoolToObject(po, "held", p->held))
+		    !cJSON_AddBoolToObject(po, "held", p->held) ||
+		    !cJSON_AddBoolToObject(po, "installed_security",
+		    p->installed_security) ||
+		    put_opt(po, "installed_severity", p->installed_severity))
 			return DH_E_NOMEM;
 		if (p->update != NULL && dump_update(p->update, po) != DH_OK)
 			return DH_E_NOMEM;

@@ -70,7 +70,9 @@ int pt_report_render_json(const struct pt_eval_result *r, struct dh_buf *out,
     struct dh_err *err);
 
 /* Load an inventory from JSON ({"family":"deb","os_id":...,"packages":[...]},
- * the shape pt_report_inventory_to_json writes); *out owned. */
+ * the shape pt_report_inventory_to_json writes: every pt_model field under
+ * its own name, e.g. packages[].installed_security/installed_severity,
+ * packages[].update.arch/bugzilla_ids); *out owned. */
 int pt_report_inventory_from_json(const void *json, size_t n,
     struct pt_inventory *out, struct dh_err *err);
 /* Serialise an inventory in the shape pt_report_inventory_from_json reads. */

@@ -2526,15 +2526,15 @@ add_id(char ***v, size_t *n, size_t max, const char *id)
 	return DH_OK;
 }
 
-/* Does a Security advisory list exactly the installed EVR of p (same or
- * compatible arch)? */
-static int
-installed_in_security(const struct pt_rpm_md *md, const struct pt_pkg *p,
+/* The most important Security advisory listing exactly the installed EVR
+ * of p (same or compatible arch), or NULL when none does. */
+static const struct md_adv *
+installed_security_adv(const struct pt_rpm_md *md, const struct pt_pkg *p,
     const struct pt_rpmver_evr *inst, size_t ni, const size_t *pstart,
     const size_t *porder, const struct arches *machine)
 {
 	const struct md_advpkg *ap;
-	const struct md_adv *ad;
+	const struct md_adv *ad, *best = NULL;
 	struct pt_rpmver_evr ev;
 	size_t k;
 
@@ -2545,10 +2545,12 @@ installed_in_security(const struct pt_rpm_md *md, const struct pt_pkg *p,
 		    !arch_ok(p->arch, ap->arch, machine))
 			continue;
 		evr_of(ap->e, ap->v, ap->r, &ev);
-		if (pt_rpmver_evr_cmp_parsed(&ev, inst) == 0)
-			return 1;
+		if (pt_rpmver_evr_cmp_parsed(&ev, inst) != 0)
+			continue;
+		if (best == NULL || adv_better(ad, 1, best, 1))
+			best = ad;
 	}
-	return 0;
+	return best;
 }
 
 /* Group record indices by name index (counting sort). */
@@ -2598,8 +2600,13 @@ resolve_one(const struct pt_rpm_md *md, struct pt_pkg *p, size_t ni,
 	size_t k, j;
 
 	pt_rpmver_parse(p->version, &inst);
-	p->installed_security = installed_in_security(md, p, &inst, ni, pstart,
-	    porder, machine);
+	ad = installed_security_adv(md, p, &inst, ni, pstart, porder, machine);
+	p->installed_security = ad != NULL;
+	if (ad != NULL && ad->severity != NULL && *ad->severity != '\0') {
+		p->installed_severity = capitalized(ad->severity);
+		if (p->installed_severity == NULL)
+			return DH_E_NOMEM;
+	}
 	for (k = astart[ni]; k < astart[ni + 1]; k++) {
 		a = &md->avail[aorder[k]];
 		if (!arch_ok(p->arch, a->arch, machine))
@@ -2701,6 +2708,8 @@ pt_rpm_md_resolve(const struct pt_rpm_md *md, struct pt_inventory *inv,
 		pt_update_free(inv->pkgs[i].update);
 		inv->pkgs[i].update = NULL;
 		inv->pkgs[i].installed_security = 0;
+		free(inv->pkgs[i].installed_severity);
+		inv->pkgs[i].installed_severity = NULL;
 	}
 	rc = group_by_name(md->n_names, md->n_avail, md->avail,
 	    sizeof(*md->avail), offsetof(struct md_avail, name), &astart,
@@ -2773,6 +2782,7 @@ pkg_free(struct pt_pkg *p)
 	free(p->source);
 	free(p->section);
 	free(p->priority);
+	free(p->installed_severity);
 	pt_update_free(p->update);
 	memset(p, 0, sizeof(*p));
 }

@@ -4,7 +4,8 @@
  * ItemContentHash recomputed independently), the split into calls of at
  * most 10,000 items, the PutInventory AWS:PatchSummary item with every
  * attribute, the table and JSON renderings and the inventory JSON reader
- * and writer (round trip and refusals).
+ * and writer (round trip, including the scanner-only model fields, and
+ * refusals).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -34,6 +35,22 @@ static const char inv_json[] =
     "\"repository\":\"Debian:bookworm-security/main\","
     "\"cves\":[\"CVE-2024-5535\",\"CVE-2024-9143\"]}},"
     "{\"name\":\"telnetd\",\"arch\":\"amd64\",\"version\":\"0.17+2.4-2\"}]}";
+
+/* Every scanner-only model field: installed_security/installed_severity,
+ * update.arch and update.bugzilla_ids. */
+static const char rpm_inv_json[] =
+    "{\"family\":\"rpm\",\"os_id\":\"amzn\",\"os_version\":\"2\","
+    "\"product\":\"AmazonLinux2\",\"packages\":["
+    "{\"name\":\"openssl\",\"arch\":\"x86_64\",\"version\":\"1:1.0.2k-24\","
+    "\"installed_security\":true,\"installed_severity\":\"Important\","
+    "\"update\":{\"version\":\"1:1.0.2k-26\",\"arch\":\"noarch\","
+    "\"classification\":\"Security\",\"severity\":\"Critical\","
+    "\"advisory_id\":\"ALAS2-2025-1\",\"bugzilla_ids\":[\"2001\",\"2002\"],"
+    "\"cves\":[\"CVE-2025-1\"]}},"
+    "{\"name\":\"zlib\",\"arch\":\"x86_64\",\"version\":\"1.2.7-19\","
+    "\"installed_security\":true},"
+    "{\"name\":\"bash\",\"arch\":\"x86_64\",\"version\":\"4.2.46-34\","
+    "\"update\":{\"version\":\"4.2.46-35\"}}]}";
 
 static const char bl_json[] =
     "{\"OperatingSystem\":\"DEBIAN\",\"Name\":\"rpt-1\","
@@ -417,6 +434,16 @@ test_inventory_json(void **state)
 		"\"update\":{\"version\":\"2\",\"cves\":[1]}}]}",
 		"{\"family\":\"rpm\",\"packages\":[{\"name\":\"a\",\"version\":\"1\","
 		"\"held\":\"yes\"}]}",
+		"{\"family\":\"rpm\",\"packages\":[{\"name\":\"a\",\"version\":\"1\","
+		"\"installed_security\":1}]}",
+		"{\"family\":\"rpm\",\"packages\":[{\"name\":\"a\",\"version\":\"1\","
+		"\"installed_severity\":[\"Low\"]}]}",
+		"{\"family\":\"rpm\",\"packages\":[{\"name\":\"a\",\"version\":\"1\","
+		"\"update\":{\"version\":\"2\",\"arch\":7}}]}",
+		"{\"family\":\"rpm\",\"packages\":[{\"name\":\"a\",\"version\":\"1\","
+		"\"update\":{\"version\":\"2\",\"bugzilla_ids\":\"1234\"}}]}",
+		"{\"family\":\"rpm\",\"packages\":[{\"name\":\"a\",\"version\":\"1\","
+		"\"update\":{\"version\":\"2\",\"bugzilla_ids\":[\"1\",1234]}}]}",
 	};
 	struct pt_inventory inv, inv2;
 	struct dh_err err;
@@ -456,6 +483,90 @@ test_inventory_json(void **state)
 	}
 }
 
+/* to_json -> from_json -> to_json is a fixed point; o receives the first
+ * rendering. */
+static void
+round_trip(const struct pt_inventory *inv, struct dh_buf *o)
+{
+	struct pt_inventory back;
+	struct dh_err err;
+	struct dh_buf o2;
+	cJSON *j1 = NULL, *j2 = NULL;
+
+	assert_int_equal(pt_report_inventory_to_json(inv, &j1, &err), DH_OK);
+	assert_int_equal(dh_json_print(j1, o), DH_OK);
+	assert_int_equal(pt_report_inventory_from_json(dh_buf_ptr(o), o->len,
+	    &back, &err), DH_OK);
+	assert_int_equal(pt_report_inventory_to_json(&back, &j2, &err), DH_OK);
+	dh_buf_init(&o2, 1 << 20);
+	assert_int_equal(dh_json_print(j2, &o2), DH_OK);
+	assert_string_equal(dh_buf_cstr(o), dh_buf_cstr(&o2));
+	dh_buf_free(&o2);
+	cJSON_Delete(j1);
+	cJSON_Delete(j2);
+	pt_inventory_free(&back);
+}
+
+static void
+test_inventory_json_model_fields(void **state)
+{
+	struct pt_inventory inv, back;
+	struct dh_err err;
+	struct dh_buf o;
+	const struct pt_pkg *p;
+
+	(void)state;
+	assert_int_equal(pt_report_inventory_from_json(rpm_inv_json,
+	    sizeof(rpm_inv_json) - 1, &inv, &err), DH_OK);
+	assert_int_equal(inv.n_pkgs, 3);
+	/* sorted by name: bash, openssl, zlib */
+	p = &inv.pkgs[0];
+	assert_string_equal(p->name, "bash");
+	assert_false(p->installed_security);
+	assert_null(p->installed_severity);
+	assert_null(p->update->arch);
+	assert_int_equal(p->update->n_bugzilla_ids, 0);
+	assert_null(p->update->bugzilla_ids);
+	p = &inv.pkgs[1];
+	assert_string_equal(p->name, "openssl");
+	assert_true(p->installed_security);
+	assert_string_equal(p->installed_severity, "Important");
+	assert_string_equal(p->update->arch, "noarch");
+	assert_int_equal(p->update->n_bugzilla_ids, 2);
+	assert_string_equal(p->update->bugzilla_ids[0], "2001");
+	assert_string_equal(p->update->bugzilla_ids[1], "2002");
+	assert_int_equal(p->update->n_cves, 1);
+	p = &inv.pkgs[2];
+	assert_string_equal(p->name, "zlib");
+	assert_true(p->installed_security);
+	assert_null(p->installed_severity);
+	assert_null(p->update);
+
+	dh_buf_init(&o, 1 << 20);
+	round_trip(&inv, &o);
+	/* the written form carries the fields and reads back equal */
+	assert_non_null(strstr(dh_buf_cstr(&o), "\"installed_severity\":"
+	    "\"Important\""));
+	assert_non_null(strstr(dh_buf_cstr(&o), "\"bugzilla_ids\":[\"2001\","
+	    "\"2002\"]"));
+	assert_int_equal(pt_report_inventory_from_json(dh_buf_ptr(&o), o.len,
+	    &back, &err), DH_OK);
+	assert_int_equal(back.n_pkgs, inv.n_pkgs);
+	assert_int_equal(back.pkgs[0].installed_security, 0);
+	assert_int_equal(back.pkgs[1].installed_security, 1);
+	assert_int_equal(back.pkgs[2].installed_security, 1);
+	assert_string_equal(back.pkgs[1].installed_severity, "Important");
+	assert_null(back.pkgs[2].installed_severity);
+	assert_string_equal(back.pkgs[1].update->arch, "noarch");
+	assert_null(back.pkgs[0].update->arch);
+	assert_int_equal(back.pkgs[1].update->n_bugzilla_ids, 2);
+	assert_string_equal(back.pkgs[1].update->bugzilla_ids[1], "2002");
+	assert_int_equal(back.pkgs[0].update->n_bugzilla_ids, 0);
+	pt_inventory_free(&back);
+	dh_buf_free(&o);
+	pt_inventory_free(&inv);
+}
+
 int
 main(void)
 {
@@ -466,6 +577,7 @@ main(void)
 		cmocka_unit_test(test_patch_summary),
 		cmocka_unit_test(test_renderings),
 		cmocka_unit_test(test_inventory_json),
+		cmocka_unit_test(test_inventory_json_model_fields),
 	};
 
 	return cmocka_run_group_tests_name("pt_report", tests, NULL, NULL);
