@@ -6,12 +6,9 @@
  * (noreboot_install_time, failed) and expected.json: either "parse_error" /
  * "eval_error" (a substring of the error) or the overall status, highest
  * severity, per-package states and levels ("name" or "name.arch"), state
- * counts, held packages and the non-compliant breakdown.  "model_states"
- * are states that depend on scanner-only model fields (installed_security,
- * update.bugzilla_ids, update.arch) which pt_report's inventory JSON does
- * not carry: this test applies them from inventory.json itself, while
- * test_baseline_cli.py (through pt_report_dump) checks only "states".  Also the
- * predefined baselines, lookups, serialisation round trip and name tables.
+ * counts, held packages and the non-compliant breakdown (states also checked
+ * by test_baseline_cli.py through pt_report_dump).  Also the predefined
+ * baselines, lookups, serialisation round trip and name tables.
  * The data directory is found through $DH_ROOT (set by tests/run.sh) or the
  * current directory.
  */
@@ -199,16 +196,6 @@ check_result(const char *name, const cJSON *exp,
 			    pt_state_name(p->state), e->valuestring);
 		checks++;
 	}
-	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(exp,
-	    "model_states")) {
-		p = find_patch(r, e->string);
-		if (p == NULL)
-			fail_msg("%s: no result for %s", name, e->string);
-		if ((int)p->state != state_of(e->valuestring))
-			fail_msg("%s: %s is %s, want %s (model fields)", name,
-			    e->string, pt_state_name(p->state), e->valuestring);
-		checks++;
-	}
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(exp, "levels")) {
 		p = find_patch(r, e->string);
 		if (p == NULL)
@@ -246,70 +233,6 @@ check_result(const char *name, const cJSON *exp,
 		checks++;
 	}
 	return checks;
-}
-
-static struct pt_pkg *
-inv_find(struct pt_inventory *in, const char *name, const char *arch)
-{
-	size_t i;
-
-	for (i = 0; i < in->n_pkgs; i++)
-		if (strcmp(in->pkgs[i].name, name) == 0 &&
-		    (arch == NULL || (in->pkgs[i].arch != NULL &&
-		    strcmp(in->pkgs[i].arch, arch) == 0)))
-			return &in->pkgs[i];
-	return NULL;
-}
-
-/* Scanner-only model fields pt_report's inventory JSON does not carry
- * (packages[].installed_security, update.arch, update.bugzilla_ids):
- * applied from the case's inventory.json onto the loaded inventory. */
-static void
-overlay_model_fields(const struct dh_buf *raw, struct pt_inventory *in)
-{
-	struct dh_err err;
-	cJSON *j = NULL;
-	const cJSON *pk, *e, *u, *a, *bz, *id;
-	struct pt_pkg *p;
-	size_t n;
-
-	assert_int_equal(dh_json_parse(dh_buf_ptr(raw), raw->len, DATA_MAX, &j,
-	    &err), DH_OK);
-	pk = cJSON_GetObjectItemCaseSensitive(j, "packages");
-	cJSON_ArrayForEach(e, pk) {
-		a = cJSON_GetObjectItemCaseSensitive(e, "arch");
-		p = inv_find(in, cJSON_GetObjectItemCaseSensitive(e,
-		    "name")->valuestring, cJSON_IsString(a) ? a->valuestring :
-		    NULL);
-		assert_non_null(p);
-		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e,
-		    "installed_security")))
-			p->installed_security = 1;
-		u = cJSON_GetObjectItemCaseSensitive(e, "update");
-		if (!cJSON_IsObject(u))
-			continue;
-		assert_non_null(p->update);
-		a = cJSON_GetObjectItemCaseSensitive(u, "arch");
-		if (cJSON_IsString(a) && p->update->arch == NULL) {
-			p->update->arch = strdup(a->valuestring);
-			assert_non_null(p->update->arch);
-		}
-		bz = cJSON_GetObjectItemCaseSensitive(u, "bugzilla_ids");
-		if (!cJSON_IsArray(bz) || p->update->n_bugzilla_ids > 0)
-			continue;
-		n = (size_t)cJSON_GetArraySize(bz);
-		p->update->bugzilla_ids = calloc(n ? n : 1, sizeof(char *));
-		assert_non_null(p->update->bugzilla_ids);
-		cJSON_ArrayForEach(id, bz) {
-			assert_true(cJSON_IsString(id));
-			p->update->bugzilla_ids[p->update->n_bugzilla_ids] =
-			    strdup(id->valuestring);
-			assert_non_null(
-			    p->update->bugzilla_ids[p->update->n_bugzilla_ids]);
-			p->update->n_bugzilla_ids++;
-		}
-	}
-	cJSON_Delete(j);
 }
 
 static int
@@ -367,7 +290,6 @@ run_case(const char *dir, const char *name)
 	r = pt_report_inventory_from_json(dh_buf_ptr(&inv), inv.len, &in, &err);
 	if (r != DH_OK)
 		fail_msg("%s: inventory: %s", name, err.msg);
-	overlay_model_fields(&inv, &in);
 	dh_buf_free(&inv);
 	if (slurp_case(dir, name, "now", &now) != 0)
 		fail_msg("%s: no now", name);
