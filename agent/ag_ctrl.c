@@ -102,7 +102,7 @@ ag_ctrl_parse_token(const void *p, size_t n, struct dh_buf *token,
     struct dh_err *err)
 {
 	const char *s = p, *a, *b;
-	size_t before = token->len;
+	size_t before = token->len, i;
 	int rc;
 
 	if (n > REST_MAX_BODY)
@@ -122,6 +122,11 @@ ag_ctrl_parse_token(const void *p, size_t n, struct dh_buf *token,
 	rc = xml_unescape(a, (size_t)(b - a), token, err);
 	if (rc == DH_OK && token->len == before)
 		rc = dh_err_set(err, DH_E_FORMAT, "TokenValue is empty");
+	for (i = before; rc == DH_OK && i < token->len; i++)
+		if (token->d[i] < 0x21 || token->d[i] > 0x7e)
+			rc = dh_err_set(err, DH_E_FORMAT,
+			    "TokenValue byte %zu is not printable ASCII",
+			    i - before);
 	return rc;
 }
 

@@ -95,7 +95,9 @@ int ag_ctrl_lws_callback(struct lws *wsi, int reason, void *user, void *in,
 
 /* Extract and XML-unescape <TokenValue> from a CreateControlChannel
  * response body p[0..n) into token (init it secret).  DH_E_FORMAT when
- * absent or malformed, DH_E_TOOBIG over AG_CTRL_TOKEN_MAX. */
+ * absent, malformed, empty or not printable ASCII once unescaped (a token
+ * is opaque text that goes into JSON and logs' redaction), DH_E_TOOBIG over
+ * AG_CTRL_TOKEN_MAX. */
 int ag_ctrl_parse_token(const void *p, size_t n, struct dh_buf *token,
     struct dh_err *err);
 

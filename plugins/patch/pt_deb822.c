@@ -168,7 +168,12 @@ parse_region(struct pt_deb822 *p, const char *d, size_t n, int terminated,
 			q = nl + 1;
 		}
 		if (q == NULL || (q == e && !terminated)) {
-			if ((size_t)(e - s) > p->max_field) {
+			/* Pending field: measure it as the complete case does,
+			 * without the newline that may end it. */
+			flen = (size_t)(e - s);
+			if (flen > 0 && s[flen - 1] == '\n')
+				flen--;
+			if (flen > p->max_field) {
 				p->done = 1;
 				return dh_err_set(err, DH_E_TOOBIG,
 				    "line %lu: field longer than %zu bytes",

@@ -13,6 +13,7 @@ for b in "$DIR"/fuzz_*; do
 	seed="$ROOT/tests/fuzz/corpus/${n#fuzz_}"
 	[ -d "$seed" ] && cp -r "$seed"/. "$work"/ 2>/dev/null || true
 	if "$b" -max_total_time="$SECS" -max_len=65536 -rss_limit_mb=2048 \
+		-artifact_prefix="$DIR/$n-" \
 		-print_final_stats=1 "$work" >"$DIR/$n.log" 2>&1; then
 		p=$((p + 1))
 		echo "fuzz: $n ok ($(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$DIR/$n.log" | grep -Eo '[0-9]+$') runs)"
