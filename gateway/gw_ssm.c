@@ -17,6 +17,7 @@
 #include "dh_json.h"
 #include "dh_rsasig.h"
 #include "dh_uuid.h"
+#include "gw_res.h"
 
 static int op_create_activation(const struct gw_ssm_ctx *, const cJSON *,
     struct gw_ssm_result *);
@@ -114,74 +115,6 @@ gw_ssm_result_free(struct gw_ssm_result *res)
 	memset(res, 0, sizeof(*res));
 }
 
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	res->status = status;
-	res->error_code = code;
-	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	va_end(ap);
-	cJSON_Delete(res->body);
-	res->body = NULL;
-	return DH_OK;
-}
-
-static int
-internal(struct gw_ssm_result *res, int r, const struct dh_err *e)
-{
-	fail(res, 500, "InternalServerError", "%s",
-	    e != NULL && e->msg[0] != '\0' ? e->msg : dh_strerror(r));
-	return r;
-}
-
-/* Optional string member bounded to [min, max] bytes; *out NULL if absent.
- * Returns 0 when valid; on error fills res (ValidationException). */
-static int
-opt_str(const cJSON *in, const char *key, size_t min, size_t max,
-    const char **out, struct gw_ssm_result *res)
-{
-	struct dh_err e;
-	size_t n;
-
-	if (dh_json_opt_str(in, key, out, &e) != DH_OK) {
-		fail(res, 400, "ValidationException", "%s", e.msg);
-		return -1;
-	}
-	if (*out == NULL)
-		return 0;
-	n = strlen(*out);
-	if (n < min || n > max) {
-		fail(res, 400, "ValidationException", "Value at '%s' failed to"
-		    " satisfy constraint: Member must have length between %zu"
-		    " and %zu", key, min, max);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-req_str(const cJSON *in, const char *key, size_t min, size_t max,
-    const char **out, struct gw_ssm_result *res)
-{
-	if (opt_str(in, key, min, max, out, res) != 0)
-		return -1;
-	if (*out == NULL) {
-		fail(res, 400, "ValidationException", "1 validation error"
-		    " detected: Value null at '%s' failed to satisfy"
-		    " constraint: Member must not be null", key);
-		return -1;
-	}
-	return 0;
-}
-
 /* Optional epoch-seconds timestamp (JSON number, may be fractional). */
 static int
 opt_time(const cJSON *in, const char *key, int64_t *ms, int *present,
@@ -195,36 +128,14 @@ opt_time(const cJSON *in, const char *key, int64_t *ms, int *present,
 		return 0;
 	if (!cJSON_IsNumber(m) || m->valuedouble < 0 ||
 	    m->valuedouble > 32503680000.0) {
-		fail(res, 400, "ValidationException", "'%s' must be a timestamp",
+		gw_res_fail(res, 400, "ValidationException",
+		    "'%s' must be a timestamp",
 		    key);
 		return -1;
 	}
 	*ms = (int64_t)(m->valuedouble * 1000.0);
 	*present = 1;
 	return 0;
-}
-
-static cJSON *
-ok_body(struct gw_ssm_result *res)
-{
-	res->status = 200;
-	res->error_code = NULL;
-	if (res->body == NULL)
-		res->body = cJSON_CreateObject();
-	return res->body;
-}
-
-static int
-add_str(cJSON *o, const char *k, const char *v)
-{
-	return cJSON_AddStringToObject(o, k, v != NULL ? v : "") != NULL ? 0 : -1;
-}
-
-static int
-add_time(cJSON *o, const char *k, int64_t ms)
-{
-	return cJSON_AddNumberToObject(o, k, (double)ms / 1000.0) != NULL ?
-	    0 : -1;
 }
 
 static int
@@ -300,7 +211,7 @@ page_key(const struct gw_ssm_ctx *c, struct page *pg,
 	dh_wipe(hex, sizeof(hex));
 	dh_buf_free(&raw);
 	if (r != DH_OK)
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 	return r;
 }
 
@@ -355,7 +266,8 @@ page_cursor(struct page *pg, const char *tok, struct gw_ssm_result *res)
 done:
 	dh_buf_free(&raw);
 	if (!ok) {
-		fail(res, 400, "InvalidNextToken", "The specified token is not"
+		gw_res_fail(res, 400, "InvalidNextToken",
+		    "The specified token is not"
 		    " valid");
 		return -1;
 	}
@@ -376,7 +288,8 @@ page_init(const struct gw_ssm_ctx *c, const cJSON *in, const char *op,
 	pg->op = op;
 	if (dh_json_opt_int(in, "MaxResults", min, max, &pg->max, &present,
 	    &e) != DH_OK) {
-		fail(res, 400, "ValidationException", "1 validation error"
+		gw_res_fail(res, 400, "ValidationException",
+		    "1 validation error"
 		    " detected: Value at 'maxResults' failed to satisfy"
 		    " constraint: Member must have value between %lld and %lld",
 		    (long long)min, (long long)max);
@@ -384,7 +297,7 @@ page_init(const struct gw_ssm_ctx *c, const cJSON *in, const char *op,
 	}
 	if (!present)
 		pg->max = PAGE_DEFAULT;
-	if (opt_str(in, "NextToken", 0, PAGE_TOKEN_MAX, &tok, res) != 0)
+	if (gw_res_opt_str(in, "NextToken", 0, PAGE_TOKEN_MAX, &tok, res) != 0)
 		return -1;
 	if (page_key(c, pg, res) != DH_OK)
 		return -1;
@@ -437,7 +350,8 @@ page_finish(struct page *pg, cJSON *body)
 	}
 	dh_buf_init(&b64, PAGE_TOKEN_MAX);
 	r = dh_b64_encode(text, (size_t)n, &b64);
-	if (r == DH_OK && add_str(body, "NextToken", dh_buf_cstr(&b64)) != 0)
+	if (r == DH_OK && gw_res_add_str(body, "NextToken",
+	    dh_buf_cstr(&b64)) != 0)
 		r = DH_E_NOMEM;
 	dh_buf_free(&b64);
 done:
@@ -458,22 +372,25 @@ check_tags(const cJSON *tags, struct gw_ssm_result *res)
 	if (tags == NULL || cJSON_IsNull(tags))
 		return 0;
 	if (!cJSON_IsArray(tags)) {
-		fail(res, 400, "ValidationException", "Tags must be a list");
+		gw_res_fail(res, 400, "ValidationException",
+		    "Tags must be a list");
 		return -1;
 	}
 	cJSON_ArrayForEach(t, tags) {
-		if (req_str(t, "Key", 1, 128, &k, res) != 0 ||
-		    req_str(t, "Value", 0, 256, &v, res) != 0)
+		if (gw_res_req_str(t, "Key", 1, 128, &k, res) != 0 ||
+		    gw_res_req_str(t, "Value", 0, 256, &v, res) != 0)
 			return -1;
 		if (strncmp(k, "aws:", 4) == 0) {
-			fail(res, 400, "InvalidParameters", "Tag keys may not"
+			gw_res_fail(res, 400, "InvalidParameters",
+			    "Tag keys may not"
 			    " start with aws:");
 			return -1;
 		}
 		n++;
 	}
 	if (n > GW_SSM_MAX_TAGS) {
-		fail(res, 400, "TooManyTagsError", "At most %d tags per resource",
+		gw_res_fail(res, 400, "TooManyTagsError",
+		    "At most %d tags per resource",
 		    GW_SSM_MAX_TAGS);
 		return -1;
 	}
@@ -507,7 +424,8 @@ tag_cb(void *ctx, const char *k, const char *v)
 	if (t == NULL)
 		return 1;
 	cJSON_AddItemToArray(list, t);
-	return add_str(t, "Key", k) != 0 || add_str(t, "Value", v) != 0;
+	return gw_res_add_str(t, "Key", k) != 0 || gw_res_add_str(t, "Value",
+	    v) != 0;
 }
 
 /* Copy every tag of resource from onto resource to (collected first: the
@@ -544,28 +462,32 @@ op_create_activation(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON *o;
 
 	memset(&a, 0, sizeof(a));
-	if (opt_str(in, "Description", 0, 256, &desc, res) != 0 ||
-	    opt_str(in, "DefaultInstanceName", 0, 256, &name, res) != 0 ||
-	    req_str(in, "IamRole", 1, 64, &role, res) != 0 ||
+	if (gw_res_opt_str(in, "Description", 0, 256, &desc, res) != 0 ||
+	    gw_res_opt_str(in, "DefaultInstanceName", 0, 256, &name,
+	    res) != 0 ||
+	    gw_res_req_str(in, "IamRole", 1, 64, &role, res) != 0 ||
 	    opt_time(in, "ExpirationDate", &exp_ms, &present, res) != 0 ||
 	    check_tags(cJSON_GetObjectItemCaseSensitive(in, "Tags"), res) < 0)
 		return DH_OK;
 	if (dh_json_opt_int(in, "RegistrationLimit", 1, 1000, &limit, &present,
 	    &e) != DH_OK)
-		return fail(res, 400, "ValidationException", "RegistrationLimit"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "RegistrationLimit"
 		    " must be an integer between 1 and 1000");
 	if (!present)
 		limit = 1;
 	if (exp_ms == 0)
 		exp_ms = c->now_ms + (int64_t)GW_SSM_ACTIVATION_TTL_S * 1000;
 	if (exp_ms <= c->now_ms)
-		return fail(res, 400, "InvalidParameters", "ExpirationDate must"
+		return gw_res_fail(res, 400, "InvalidParameters",
+		    "ExpirationDate must"
 		    " be in the future");
 	if (exp_ms > c->now_ms + (int64_t)GW_SSM_ACTIVATION_MAX_S * 1000)
-		return fail(res, 400, "InvalidParameters", "ExpirationDate can"
+		return gw_res_fail(res, 400, "InvalidParameters",
+		    "ExpirationDate can"
 		    " be at most 30 days in the future");
 	if (dh_uuid_v4(&u) != DH_OK || random_text(b62, 62, code, 20) != 0)
-		return internal(res, DH_E_CRYPTO, NULL);
+		return gw_res_internal(res, DH_E_CRYPTO, NULL);
 	dh_uuid_fmt(&u, a.id);
 	dh_sha256_hex(code, strlen(code), a.code_hash);
 	snprintf(a.description, sizeof(a.description), "%s",
@@ -587,12 +509,12 @@ op_create_activation(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r != DH_OK) {
 		gw_store_rollback(c->st);
 		dh_wipe(code, sizeof(code));
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
-	o = ok_body(res);
-	if (o == NULL || add_str(o, "ActivationId", a.id) != 0 ||
-	    add_str(o, "ActivationCode", code) != 0)
-		r = internal(res, DH_E_NOMEM, NULL);
+	o = gw_res_ok(res);
+	if (o == NULL || gw_res_add_str(o, "ActivationId", a.id) != 0 ||
+	    gw_res_add_str(o, "ActivationCode", code) != 0)
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 	dh_wipe(code, sizeof(code));
 	return r;
 }
@@ -650,15 +572,15 @@ act_cb(void *ctx, const struct gw_store_activation *a)
 		return 1;
 	}
 	cJSON_AddItemToArray(l->list, o);
-	add_str(o, "ActivationId", a->id);
-	add_str(o, "Description", a->description);
-	add_str(o, "DefaultInstanceName", a->default_name);
-	add_str(o, "IamRole", a->iam_role);
+	gw_res_add_str(o, "ActivationId", a->id);
+	gw_res_add_str(o, "Description", a->description);
+	gw_res_add_str(o, "DefaultInstanceName", a->default_name);
+	gw_res_add_str(o, "IamRole", a->iam_role);
 	cJSON_AddNumberToObject(o, "RegistrationLimit", (double)a->limit);
 	cJSON_AddNumberToObject(o, "RegistrationsCount", (double)a->count);
-	add_time(o, "ExpirationDate", a->expires_ms);
+	gw_res_add_time(o, "ExpirationDate", a->expires_ms);
 	cJSON_AddBoolToObject(o, "Expired", a->expires_ms <= l->c->now_ms);
-	add_time(o, "CreatedDate", a->created_ms);
+	gw_res_add_time(o, "CreatedDate", a->created_ms);
 	cJSON_AddItemToObject(o, "Tags", tags);
 	(void)gw_store_tag_each(l->c->st, a->id, tag_cb, tags, NULL);
 	return 0;
@@ -676,7 +598,7 @@ op_describe_activations(const struct gw_ssm_ctx *c, const cJSON *in,
 	int r = DH_OK;
 
 	if (filters != NULL && !cJSON_IsNull(filters) && !cJSON_IsArray(filters))
-		return fail(res, 400, "ValidationException",
+		return gw_res_fail(res, 400, "ValidationException",
 		    "Filters must be a list");
 	cJSON_ArrayForEach(f, filters) {
 		k = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(f,
@@ -684,7 +606,8 @@ op_describe_activations(const struct gw_ssm_ctx *c, const cJSON *in,
 		if (k == NULL || (strcmp(k, "ActivationIds") != 0 &&
 		    strcmp(k, "DefaultInstanceName") != 0 &&
 		    strcmp(k, "IamRole") != 0))
-			return fail(res, 400, "InvalidFilter", "Invalid filter"
+			return gw_res_fail(res, 400, "InvalidFilter",
+			    "Invalid filter"
 			    " key");
 	}
 	memset(&l, 0, sizeof(l));
@@ -692,20 +615,20 @@ op_describe_activations(const struct gw_ssm_ctx *c, const cJSON *in,
 	l.filters = filters;
 	if (page_init(c, in, "DescribeActivations", 1, 50, &l.pg, res) != 0)
 		goto done;
-	if (ok_body(res) == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+	if (gw_res_ok(res) == NULL) {
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto done;
 	}
 	l.list = cJSON_AddArrayToObject(res->body, "ActivationList");
 	if (l.list == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto done;
 	}
 	r = gw_store_activation_each(c->st, act_cb, &l, &e);
 	if (r != DH_OK)
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 	else if (l.oom || page_finish(&l.pg, res->body) != DH_OK)
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 done:
 	dh_wipe(l.pg.key, sizeof(l.pg.key));
 	return r;
@@ -719,15 +642,16 @@ op_delete_activation(const struct gw_ssm_ctx *c, const cJSON *in,
 	struct dh_err e;
 	int r;
 
-	if (req_str(in, "ActivationId", 1, 64, &id, res) != 0)
+	if (gw_res_req_str(in, "ActivationId", 1, 64, &id, res) != 0)
 		return DH_OK;
 	r = gw_store_activation_delete(c->st, id, &e);
 	if (r == DH_E_NOTFOUND)
-		return fail(res, 400, "InvalidActivationId", "Activation ID %s"
+		return gw_res_fail(res, 400, "InvalidActivationId",
+		    "Activation ID %s"
 		    " does not exist", id);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	ok_body(res);
+		return gw_res_internal(res, r, &e);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -741,7 +665,8 @@ check_public_key(const char *b64, const char *type, struct gw_ssm_result *res)
 	int r;
 
 	if (type != NULL && strcmp(type, "Rsa") != 0) {
-		fail(res, 400, "ValidationException", "PublicKeyType must be"
+		gw_res_fail(res, 400, "ValidationException",
+		    "PublicKeyType must be"
 		    " Rsa");
 		return -1;
 	}
@@ -749,7 +674,7 @@ check_public_key(const char *b64, const char *type, struct gw_ssm_result *res)
 	r = dh_rsasig_load_public(&k, b64, strlen(b64), &e);
 	dh_rsasig_key_free(&k);
 	if (r != DH_OK) {
-		fail(res, 400, "InvalidParameters", "PublicKey is not a"
+		gw_res_fail(res, 400, "InvalidParameters", "PublicKey is not a"
 		    " base64 RSA SubjectPublicKeyInfo");
 		return -1;
 	}
@@ -769,17 +694,17 @@ op_register(const struct gw_ssm_ctx *c, const cJSON *in,
 	int64_t ntags = 0;
 	int r = DH_OK, txn = 0;
 
-	if (req_str(in, "ActivationCode", 20, 250, &code, res) != 0 ||
-	    req_str(in, "ActivationId", 36, 36, &aid, res) != 0 ||
-	    req_str(in, "Fingerprint", 1, 128, &fp, res) != 0 ||
-	    req_str(in, "PublicKey", 392, 4096, &pk, res) != 0 ||
-	    opt_str(in, "PublicKeyType", 1, 15, &pkt, res) != 0 ||
-	    opt_str(in, "IamRole", 0, 64, &role, res) != 0 ||
+	if (gw_res_req_str(in, "ActivationCode", 20, 250, &code, res) != 0 ||
+	    gw_res_req_str(in, "ActivationId", 36, 36, &aid, res) != 0 ||
+	    gw_res_req_str(in, "Fingerprint", 1, 128, &fp, res) != 0 ||
+	    gw_res_req_str(in, "PublicKey", 392, 4096, &pk, res) != 0 ||
+	    gw_res_opt_str(in, "PublicKeyType", 1, 15, &pkt, res) != 0 ||
+	    gw_res_opt_str(in, "IamRole", 0, 64, &role, res) != 0 ||
 	    check_tags(tags, res) < 0 || check_public_key(pk, pkt, res) != 0)
 		return DH_OK;
 	inst = calloc(1, sizeof(*inst));
 	if (inst == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = gw_store_begin(c->st, &e);
 	if (r != DH_OK)
 		goto fail_int;
@@ -788,7 +713,8 @@ op_register(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = gw_store_activation_get(c->st, aid, &a, &e);
 	if (r == DH_E_NOTFOUND || (r == DH_OK &&
 	    !dh_ct_equal(hash, a.code_hash, sizeof(hash) - 1))) {
-		fail(res, 400, "InvalidActivation", "Activation ID or code is"
+		gw_res_fail(res, 400, "InvalidActivation",
+		    "Activation ID or code is"
 		    " not valid");
 		r = DH_OK;
 		goto done;
@@ -796,12 +722,14 @@ op_register(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r != DH_OK)
 		goto fail_int;
 	if (a.expires_ms <= c->now_ms) {
-		fail(res, 400, "ActivationExpired", "Activation %s has expired",
+		gw_res_fail(res, 400, "ActivationExpired",
+		    "Activation %s has expired",
 		    aid);
 		goto done;
 	}
 	if (a.count >= a.limit) {
-		fail(res, 400, "ActivationLimitExceeded", "Activation %s has"
+		gw_res_fail(res, 400, "ActivationLimitExceeded",
+		    "Activation %s has"
 		    " reached its registration limit of %lld", aid,
 		    (long long)a.limit);
 		goto done;
@@ -830,7 +758,8 @@ op_register(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = gw_store_tag_count(c->st, inst->id, &ntags, &e);
 	if (r == DH_OK && ntags > GW_SSM_MAX_TAGS) {
-		fail(res, 400, "TooManyTagsError", "The activation's and the"
+		gw_res_fail(res, 400, "TooManyTagsError",
+		    "The activation's and the"
 		    " request's tags together exceed %d", GW_SSM_MAX_TAGS);
 		goto done;
 	}
@@ -839,12 +768,12 @@ op_register(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r != DH_OK)
 		goto fail_int;
 	txn = 0;
-	if (ok_body(res) == NULL || add_str(res->body, "InstanceId",
+	if (gw_res_ok(res) == NULL || gw_res_add_str(res->body, "InstanceId",
 	    inst->id) != 0)
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 	goto done;
 fail_int:
-	internal(res, r, &e);
+	gw_res_internal(res, r, &e);
 done:
 	if (txn)
 		gw_store_rollback(c->st);
@@ -862,13 +791,14 @@ caller_instance(const struct gw_ssm_ctx *c, struct gw_store_instance **out,
 
 	*out = NULL;
 	if (c->who == NULL || c->who->instance_id[0] == '\0') {
-		fail(res, 400, "AccessDeniedException", "This operation needs"
+		gw_res_fail(res, 400, "AccessDeniedException",
+		    "This operation needs"
 		    " managed-instance credentials");
 		return -1;
 	}
 	*out = malloc(sizeof(**out));
 	if (*out == NULL) {
-		internal(res, DH_E_NOMEM, NULL);
+		gw_res_internal(res, DH_E_NOMEM, NULL);
 		return -1;
 	}
 	r = gw_store_instance_get(c->st, c->who->instance_id, *out, &e);
@@ -876,10 +806,11 @@ caller_instance(const struct gw_ssm_ctx *c, struct gw_store_instance **out,
 		free(*out);
 		*out = NULL;
 		if (r == DH_E_NOTFOUND)
-			fail(res, 400, "InvalidInstanceId", "Not existing"
+			gw_res_fail(res, 400, "InvalidInstanceId",
+			    "Not existing"
 			    " InstanceId %s", c->who->instance_id);
 		else
-			internal(res, r, &e);
+			gw_res_internal(res, r, &e);
 		return -1;
 	}
 	return 0;
@@ -901,11 +832,12 @@ op_role_token(const struct gw_ssm_ctx *c, const cJSON *in,
 
 	memset(&t, 0, sizeof(t));
 	dh_buf_init_secret(&tok, 256);
-	if (req_str(in, "Fingerprint", 1, 128, &fp, res) != 0 ||
+	if (gw_res_req_str(in, "Fingerprint", 1, 128, &fp, res) != 0 ||
 	    caller_instance(c, &inst, res) != 0)
 		goto done;
 	if (strcmp(fp, inst->fingerprint) != 0) {
-		fail(res, 400, "MachineFingerprintDoesNotMatch", "Fingerprint"
+		gw_res_fail(res, 400, "MachineFingerprintDoesNotMatch",
+		    "Fingerprint"
 		    " does not match the registered machine");
 		goto done;
 	}
@@ -914,7 +846,7 @@ op_role_token(const struct gw_ssm_ctx *c, const cJSON *in,
 	    random_text(b62, 62, secret, 40) != 0 ||
 	    dh_random(raw, sizeof(raw)) != DH_OK ||
 	    dh_b64_encode(raw, sizeof(raw), &tok) != DH_OK) {
-		r = internal(res, DH_E_CRYPTO, NULL);
+		r = gw_res_internal(res, DH_E_CRYPTO, NULL);
 		goto done;
 	}
 	snprintf(t.secret, sizeof(t.secret), "%s", secret);
@@ -925,16 +857,17 @@ op_role_token(const struct gw_ssm_ctx *c, const cJSON *in,
 	(void)gw_store_token_prune(c->st, c->now_ms, NULL);
 	r = gw_store_token_put(c->st, &t, &e);
 	if (r != DH_OK) {
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		goto done;
 	}
-	o = ok_body(res);
-	if (o == NULL || add_str(o, "AccessKeyId", t.access_key_id) != 0 ||
-	    add_str(o, "SecretAccessKey", secret) != 0 ||
-	    add_str(o, "SessionToken", dh_buf_cstr(&tok)) != 0 ||
-	    add_time(o, "TokenExpirationDate", t.expires_ms) != 0 ||
+	o = gw_res_ok(res);
+	if (o == NULL || gw_res_add_str(o, "AccessKeyId",
+	    t.access_key_id) != 0 ||
+	    gw_res_add_str(o, "SecretAccessKey", secret) != 0 ||
+	    gw_res_add_str(o, "SessionToken", dh_buf_cstr(&tok)) != 0 ||
+	    gw_res_add_time(o, "TokenExpirationDate", t.expires_ms) != 0 ||
 	    cJSON_AddBoolToObject(o, "UpdateKeyPair", 0) == NULL)
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 done:
 	dh_wipe(raw, sizeof(raw));
 	dh_wipe(secret, sizeof(secret));
@@ -953,24 +886,24 @@ op_update_key(const struct gw_ssm_ctx *c, const cJSON *in,
 	const char *pk, *pkt;
 	int r = DH_OK;
 
-	if (req_str(in, "NewPublicKey", 392, 4096, &pk, res) != 0 ||
-	    req_str(in, "NewPublicKeyType", 1, 15, &pkt, res) != 0 ||
+	if (gw_res_req_str(in, "NewPublicKey", 392, 4096, &pk, res) != 0 ||
+	    gw_res_req_str(in, "NewPublicKeyType", 1, 15, &pkt, res) != 0 ||
 	    check_public_key(pk, pkt, res) != 0 ||
 	    caller_instance(c, &inst, res) != 0)
 		goto done;
 	snprintf(inst->public_key, sizeof(inst->public_key), "%s", pk);
 	r = gw_store_instance_put(c->st, inst, &e);
 	if (r != DH_OK)
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 	else
-		ok_body(res);
+		gw_res_ok(res);
 done:
 	free(inst);
 	return r;
 }
 
 #define COPY_FIELD(key, field, max) do {                                   \
-	if (opt_str(in, key, 0, max, &s, res) != 0)                          \
+	if (gw_res_opt_str(in, key, 0, max, &s, res) != 0)                   \
 		goto done;                                                   \
 	if (s != NULL)                                                       \
 		snprintf(inst->field, sizeof(inst->field), "%s", s);         \
@@ -985,24 +918,26 @@ op_update_info(const struct gw_ssm_ctx *c, const cJSON *in,
 	const char *id, *s;
 	int r = DH_OK;
 
-	if (req_str(in, "InstanceId", 10, 124, &id, res) != 0)
+	if (gw_res_req_str(in, "InstanceId", 10, 124, &id, res) != 0)
 		return DH_OK;
 	if (c->who != NULL && c->who->kind != GW_AUTH_OPERATOR &&
 	    strcmp(c->who->instance_id, id) != 0)
-		return fail(res, 400, "InvalidInstanceId", "Credentials belong"
+		return gw_res_fail(res, 400, "InvalidInstanceId",
+		    "Credentials belong"
 		    " to a different instance than %s", id);
 	inst = malloc(sizeof(*inst));
 	if (inst == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = gw_store_instance_get(c->st, id, inst, &e);
 	if (r == DH_E_NOTFOUND) {
 		r = DH_OK;
-		fail(res, 400, "InvalidInstanceId", "Not existing InstanceId %s",
+		gw_res_fail(res, 400, "InvalidInstanceId",
+		    "Not existing InstanceId %s",
 		    id);
 		goto done;
 	}
 	if (r != DH_OK) {
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		goto done;
 	}
 	COPY_FIELD("AgentName", agent_name, 64);
@@ -1018,9 +953,9 @@ op_update_info(const struct gw_ssm_ctx *c, const cJSON *in,
 	inst->last_ping_ms = c->now_ms;
 	r = gw_store_instance_put(c->st, inst, &e);
 	if (r != DH_OK)
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 	else
-		ok_body(res);
+		gw_res_ok(res);
 done:
 	free(inst);
 	return r;
@@ -1097,32 +1032,32 @@ inst_cb(void *ctx, const struct gw_store_instance *in)
 		return 1;
 	}
 	cJSON_AddItemToArray(l->list, o);
-	add_str(o, "InstanceId", in->id);
-	add_str(o, "PingStatus", gw_ssm_ping_status(in->last_ping_ms,
+	gw_res_add_str(o, "InstanceId", in->id);
+	gw_res_add_str(o, "PingStatus", gw_ssm_ping_status(in->last_ping_ms,
 	    l->c->now_ms));
 	if (in->last_ping_ms > 0)
-		add_time(o, "LastPingDateTime", in->last_ping_ms);
+		gw_res_add_time(o, "LastPingDateTime", in->last_ping_ms);
 	if (in->agent_version[0] != '\0')
-		add_str(o, "AgentVersion", in->agent_version);
+		gw_res_add_str(o, "AgentVersion", in->agent_version);
 	cJSON_AddBoolToObject(o, "IsLatestVersion", 0);
 	if (in->platform_type[0] != '\0')
-		add_str(o, "PlatformType", in->platform_type);
+		gw_res_add_str(o, "PlatformType", in->platform_type);
 	if (in->platform_name[0] != '\0')
-		add_str(o, "PlatformName", in->platform_name);
+		gw_res_add_str(o, "PlatformName", in->platform_name);
 	if (in->platform_version[0] != '\0')
-		add_str(o, "PlatformVersion", in->platform_version);
-	add_str(o, "ActivationId", in->activation_id);
-	add_str(o, "IamRole", in->iam_role);
-	add_time(o, "RegistrationDate", in->registered_ms);
-	add_str(o, "ResourceType", "ManagedInstance");
+		gw_res_add_str(o, "PlatformVersion", in->platform_version);
+	gw_res_add_str(o, "ActivationId", in->activation_id);
+	gw_res_add_str(o, "IamRole", in->iam_role);
+	gw_res_add_time(o, "RegistrationDate", in->registered_ms);
+	gw_res_add_str(o, "ResourceType", "ManagedInstance");
 	if (in->name[0] != '\0')
-		add_str(o, "Name", in->name);
+		gw_res_add_str(o, "Name", in->name);
 	if (in->ip_address[0] != '\0')
-		add_str(o, "IPAddress", in->ip_address);
+		gw_res_add_str(o, "IPAddress", in->ip_address);
 	if (in->computer_name[0] != '\0')
-		add_str(o, "ComputerName", in->computer_name);
-	add_str(o, "SourceId", in->id);
-	add_str(o, "SourceType", "AWS::SSM::ManagedInstance");
+		gw_res_add_str(o, "ComputerName", in->computer_name);
+	gw_res_add_str(o, "SourceId", in->id);
+	gw_res_add_str(o, "SourceType", "AWS::SSM::ManagedInstance");
 	return 0;
 }
 
@@ -1160,22 +1095,24 @@ norm_filters(const cJSON *in, cJSON *out, struct gw_ssm_result *res)
 		if (l == NULL || cJSON_IsNull(l))
 			continue;
 		if (!cJSON_IsArray(l))
-			return fail(res, 400, "ValidationException",
+			return gw_res_fail(res, 400, "ValidationException",
 			    "%s must be a list", lists[i][0]), -1;
 		cJSON_ArrayForEach(f, l) {
 			k = cJSON_GetObjectItemCaseSensitive(f, lists[i][1]);
 			v = cJSON_GetObjectItemCaseSensitive(f, lists[i][2]);
 			if (!cJSON_IsString(k) || !cJSON_IsArray(v))
-				return fail(res, 400, "ValidationException",
+				return gw_res_fail(res, 400,
+				    "ValidationException",
 				    "malformed filter"), -1;
 			if (!known_filter_key(k->valuestring))
-				return fail(res, 400, i == 0 ?
+				return gw_res_fail(res, 400, i == 0 ?
 				    "InvalidInstanceInformationFilterValue" :
 				    "InvalidFilterKey", "Unsupported filter key"
 				    " %.64s", k->valuestring), -1;
 			o = cJSON_CreateObject();
 			if (o == NULL)
-				return internal(res, DH_E_NOMEM, NULL), -1;
+				return gw_res_internal(res, DH_E_NOMEM, NULL),
+				    -1;
 			cJSON_AddItemToArray(out, o);
 			cJSON_AddStringToObject(o, "Key", k->valuestring);
 			cJSON_AddItemToObject(o, "Values",
@@ -1196,7 +1133,7 @@ op_describe_instances(const struct gw_ssm_ctx *c, const cJSON *in,
 
 	filters = cJSON_CreateArray();
 	if (filters == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	memset(&l, 0, sizeof(l));
 	if (norm_filters(in, filters, res) != 0)
 		goto done;
@@ -1205,20 +1142,20 @@ op_describe_instances(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (page_init(c, in, "DescribeInstanceInformation", 5, 50, &l.pg,
 	    res) != 0)
 		goto done;
-	if (ok_body(res) == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+	if (gw_res_ok(res) == NULL) {
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto done;
 	}
 	l.list = cJSON_AddArrayToObject(res->body, "InstanceInformationList");
 	if (l.list == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto done;
 	}
 	r = gw_store_instance_each(c->st, inst_cb, &l, &e);
 	if (r != DH_OK)
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 	else if (l.oom || page_finish(&l.pg, res->body) != DH_OK)
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 done:
 	dh_wipe(l.pg.key, sizeof(l.pg.key));
 	cJSON_Delete(filters);
@@ -1233,15 +1170,15 @@ op_deregister(const struct gw_ssm_ctx *c, const cJSON *in,
 	const char *id;
 	int r;
 
-	if (req_str(in, "InstanceId", 10, 124, &id, res) != 0)
+	if (gw_res_req_str(in, "InstanceId", 10, 124, &id, res) != 0)
 		return DH_OK;
 	r = gw_store_instance_delete(c->st, id, &e);
 	if (r == DH_E_NOTFOUND)
-		return fail(res, 400, "InvalidInstanceId", "Not existing"
+		return gw_res_fail(res, 400, "InvalidInstanceId", "Not existing"
 		    " InstanceId %s", id);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	ok_body(res);
+		return gw_res_internal(res, r, &e);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -1255,28 +1192,30 @@ tag_target(const struct gw_ssm_ctx *c, const cJSON *in, const char **rid,
 	struct dh_err e;
 	int r;
 
-	if (req_str(in, "ResourceType", 1, 64, &type, res) != 0 ||
-	    req_str(in, "ResourceId", 1, 256, rid, res) != 0)
+	if (gw_res_req_str(in, "ResourceType", 1, 64, &type, res) != 0 ||
+	    gw_res_req_str(in, "ResourceId", 1, 256, rid, res) != 0)
 		return -1;
 	if (strcmp(type, "ManagedInstance") != 0) {
-		fail(res, 400, "InvalidResourceType", "Resource type %.64s is"
+		gw_res_fail(res, 400, "InvalidResourceType",
+		    "Resource type %.64s is"
 		    " not supported by this gateway", type);
 		return -1;
 	}
 	inst = malloc(sizeof(*inst));
 	if (inst == NULL) {
-		internal(res, DH_E_NOMEM, NULL);
+		gw_res_internal(res, DH_E_NOMEM, NULL);
 		return -1;
 	}
 	r = gw_store_instance_get(c->st, *rid, inst, &e);
 	free(inst);
 	if (r == DH_E_NOTFOUND) {
-		fail(res, 400, "InvalidResourceId", "Resource %.128s not found",
+		gw_res_fail(res, 400, "InvalidResourceId",
+		    "Resource %.128s not found",
 		    *rid);
 		return -1;
 	}
 	if (r != DH_OK) {
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		return -1;
 	}
 	return 0;
@@ -1298,7 +1237,8 @@ op_add_tags(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (n < 0)
 		return DH_OK;
 	if (n == 0)
-		return fail(res, 400, "ValidationException", "Tags must not be"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Tags must not be"
 		    " empty");
 	r = gw_store_begin(c->st, &e);
 	if (r == DH_OK)
@@ -1307,16 +1247,17 @@ op_add_tags(const struct gw_ssm_ctx *c, const cJSON *in,
 		r = gw_store_tag_count(c->st, rid, &have, &e);
 	if (r == DH_OK && have > GW_SSM_MAX_TAGS) {
 		gw_store_rollback(c->st);
-		return fail(res, 400, "TooManyTagsError", "At most %d tags per"
+		return gw_res_fail(res, 400, "TooManyTagsError",
+		    "At most %d tags per"
 		    " resource", GW_SSM_MAX_TAGS);
 	}
 	if (r == DH_OK)
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK) {
 		gw_store_rollback(c->st);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
-	ok_body(res);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -1331,14 +1272,14 @@ op_list_tags(const struct gw_ssm_ctx *c, const cJSON *in,
 
 	if (tag_target(c, in, &rid, res) != 0)
 		return DH_OK;
-	if (ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body, "TagList");
 	if (list == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = gw_store_tag_each(c->st, rid, tag_cb, list, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	return DH_OK;
 }
 
@@ -1355,13 +1296,15 @@ op_remove_tags(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (tag_target(c, in, &rid, res) != 0)
 		return DH_OK;
 	if (!cJSON_IsArray(keys))
-		return fail(res, 400, "ValidationException", "1 validation error"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "1 validation error"
 		    " detected: Value null at 'tagKeys' failed to satisfy"
 		    " constraint: Member must not be null");
 	cJSON_ArrayForEach(k, keys) {
 		if (!cJSON_IsString(k) || strlen(k->valuestring) < 1 ||
 		    strlen(k->valuestring) > 128)
-			return fail(res, 400, "ValidationException", "TagKeys"
+			return gw_res_fail(res, 400, "ValidationException",
+			    "TagKeys"
 			    " members must be strings of 1 to 128 characters");
 	}
 	r = gw_store_begin(c->st, &e);
@@ -1374,9 +1317,9 @@ op_remove_tags(const struct gw_ssm_ctx *c, const cJSON *in,
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK) {
 		gw_store_rollback(c->st);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
-	ok_body(res);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -1384,9 +1327,9 @@ static int
 op_list_assoc(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	if (ok_body(res) == NULL ||
+	if (gw_res_ok(res) == NULL ||
 	    cJSON_AddArrayToObject(res->body, "Associations") == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1397,18 +1340,19 @@ op_get_messages(const struct gw_ssm_ctx *c, const cJSON *in,
 	const char *dest, *rid;
 	cJSON *o;
 
-	if (req_str(in, "Destination", 1, 124, &dest, res) != 0 ||
-	    opt_str(in, "MessagesRequestId", 0, 64, &rid, res) != 0)
+	if (gw_res_req_str(in, "Destination", 1, 124, &dest, res) != 0 ||
+	    gw_res_opt_str(in, "MessagesRequestId", 0, 64, &rid, res) != 0)
 		return DH_OK;
 	if (c->who != NULL && c->who->kind == GW_AUTH_INSTANCE &&
 	    strcmp(c->who->instance_id, dest) != 0)
-		return fail(res, 400, "AccessDeniedException", "Destination is"
+		return gw_res_fail(res, 400, "AccessDeniedException",
+		    "Destination is"
 		    " not the calling instance");
-	o = ok_body(res);
-	if (o == NULL || add_str(o, "Destination", dest) != 0 ||
+	o = gw_res_ok(res);
+	if (o == NULL || gw_res_add_str(o, "Destination", dest) != 0 ||
 	    cJSON_AddArrayToObject(o, "Messages") == NULL ||
-	    add_str(o, "MessagesRequestId", rid != NULL ? rid : "") != 0)
-		return internal(res, DH_E_NOMEM, NULL);
+	    gw_res_add_str(o, "MessagesRequestId", rid != NULL ? rid : "") != 0)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1416,7 +1360,7 @@ static int
 op_message_ack(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	ok_body(res);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -1429,22 +1373,22 @@ gw_ssm_call(const struct gw_ssm_ctx *c, const struct gw_ssm_op *op,
 
 	memset(res, 0, sizeof(*res));
 	if (op->fn == NULL)
-		return internal(res, DH_E_ARG, NULL);
+		return gw_res_internal(res, DH_E_ARG, NULL);
 	if (in == NULL) {
 		empty = cJSON_CreateObject();
 		if (empty == NULL)
-			return internal(res, DH_E_NOMEM, NULL);
+			return gw_res_internal(res, DH_E_NOMEM, NULL);
 		in = empty;
 	}
 	if (!cJSON_IsObject(in)) {
 		cJSON_Delete(empty);
-		return fail(res, 400, "SerializationException",
+		return gw_res_fail(res, 400, "SerializationException",
 		    "request body must be a JSON object");
 	}
 	r = op->fn(c, in, res);
 	cJSON_Delete(empty);
 	if (res->error_code == NULL && res->body == NULL && r == DH_OK)
-		ok_body(res);
+		gw_res_ok(res);
 	return r;
 }
 
