@@ -713,6 +713,7 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 		jp.scan_root = d->cfg.patch_scan_root;
 		jp.baseline_file = d->cfg.patch_baseline_file;
 		jp.scan_schedule = d->cfg.patch_scan_schedule;
+		jp.scan_timezone = d->cfg.patch_scan_timezone;
 		rc = ag_job_new(&jp, dh_time_now_ms(), &d->jobs, err);
 	}
 	if (rc == DH_OK)
