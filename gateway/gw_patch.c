@@ -17,6 +17,7 @@
 #include "dh_json.h"
 #include "dh_time.h"
 #include "dh_uuid.h"
+#include "gw_res.h"
 #include "pt_baseline.h"
 #include "pt_scan.h"
 
@@ -27,44 +28,8 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	res->status = status;
-	res->error_code = code;
-	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	va_end(ap);
-	cJSON_Delete(res->body);
-	res->body = NULL;
-	return DH_OK;
-}
-
-static int
-internal(struct gw_ssm_result *res, int r, const struct dh_err *e)
-{
-	fail(res, 500, "InternalServerError", "%s",
-	    e != NULL && e->msg[0] != '\0' ? e->msg : dh_strerror(r));
-	return r;
-}
-
-static cJSON *
-ok_body(struct gw_ssm_result *res)
-{
-	res->status = 200;
-	res->error_code = NULL;
-	if (res->body == NULL)
-		res->body = cJSON_CreateObject();
-	return res->body;
-}
-
+/* Not gw_res_opt_str: the length message here carries the "1 validation
+ * error detected: " prefix botocore-era clients of these calls see. */
 static int
 opt_str(const cJSON *in, const char *key, size_t min, size_t max,
     const char **out, struct gw_ssm_result *res)
@@ -73,14 +38,15 @@ opt_str(const cJSON *in, const char *key, size_t min, size_t max,
 	size_t n;
 
 	if (dh_json_opt_str(in, key, out, &e) != DH_OK) {
-		fail(res, 400, "ValidationException", "%s", e.msg);
+		gw_res_fail(res, 400, "ValidationException", "%s", e.msg);
 		return -1;
 	}
 	if (*out == NULL)
 		return 0;
 	n = strlen(*out);
 	if (n < min || n > max) {
-		fail(res, 400, "ValidationException", "1 validation error"
+		gw_res_fail(res, 400, "ValidationException",
+		    "1 validation error"
 		    " detected: Value at '%s' failed to satisfy constraint:"
 		    " Member must have length between %zu and %zu", key, min,
 		    max);
@@ -96,21 +62,13 @@ req_str(const cJSON *in, const char *key, size_t min, size_t max,
 	if (opt_str(in, key, min, max, out, res) != 0)
 		return -1;
 	if (*out == NULL) {
-		fail(res, 400, "ValidationException", "1 validation error"
+		gw_res_fail(res, 400, "ValidationException",
+		    "1 validation error"
 		    " detected: Value null at '%s' failed to satisfy"
 		    " constraint: Member must not be null", key);
 		return -1;
 	}
 	return 0;
-}
-
-static const cJSON *
-member(const cJSON *o, const char *k)
-{
-	const cJSON *m = cJSON_IsObject(o) ?
-	    cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-
-	return cJSON_IsNull(m) ? NULL : m;
 }
 
 static int
@@ -240,7 +198,8 @@ own_instance(const struct gw_ssm_ctx *c, const char *id,
 {
 	if (c->who != NULL && c->who->kind == GW_AUTH_INSTANCE &&
 	    strcmp(c->who->instance_id, id) != 0) {
-		fail(res, 400, "AccessDeniedException", "Credentials belong to"
+		gw_res_fail(res, 400, "AccessDeniedException",
+		    "Credentials belong to"
 		    " a different instance than %.100s", id);
 		return -1;
 	}
@@ -256,17 +215,18 @@ instance_exists(const struct gw_ssm_ctx *c, const char *id, const char *code,
 	int r;
 
 	if (in == NULL) {
-		internal(res, DH_E_NOMEM, NULL);
+		gw_res_internal(res, DH_E_NOMEM, NULL);
 		return -1;
 	}
 	r = gw_store_instance_get(c->st, id, in, &e);
 	free(in);
 	if (r == DH_E_NOTFOUND) {
-		fail(res, 400, code, "Instance %.100s does not exist", id);
+		gw_res_fail(res, 400, code, "Instance %.100s does not exist",
+		    id);
 		return -1;
 	}
 	if (r != DH_OK) {
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		return -1;
 	}
 	return 0;
@@ -288,7 +248,8 @@ paginate(const cJSON *in, cJSON *all, int64_t dflt, int64_t lo, int64_t hi,
 	if (dh_json_opt_int(in, "MaxResults", lo, hi, &max, &present, &e) !=
 	    DH_OK) {
 		cJSON_Delete(all);
-		return fail(res, 400, "ValidationException", "MaxResults must"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "MaxResults must"
 		    " be between %lld and %lld", (long long)lo, (long long)hi),
 		    -1;
 	}
@@ -302,14 +263,14 @@ paginate(const cJSON *in, cJSON *all, int64_t dflt, int64_t lo, int64_t hi,
 		off = strtoll(tok, &end, 10);
 		if (*end != '\0' || off < 0) {
 			cJSON_Delete(all);
-			return fail(res, 400, "InvalidNextToken", "The"
+			return gw_res_fail(res, 400, "InvalidNextToken", "The"
 			    " NextToken is not valid"), -1;
 		}
 	}
 	page = cJSON_CreateArray();
 	if (page == NULL) {
 		cJSON_Delete(all);
-		return internal(res, DH_E_NOMEM, NULL), -1;
+		return gw_res_internal(res, DH_E_NOMEM, NULL), -1;
 	}
 	it = all->child;
 	while (it != NULL) {
@@ -358,25 +319,28 @@ check_items(const cJSON *items, struct gw_ssm_result *res)
 	int n = 0;
 
 	if (!cJSON_IsArray(items))
-		return fail(res, 400, "ValidationException", "1 validation"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "1 validation"
 		    " error detected: Value null at 'items' failed to satisfy"
 		    " constraint: Member must not be null"), -1;
 	cJSON_ArrayForEach(it, items) {
 		if (++n > GW_PATCH_MAX_ITEMS)
-			return fail(res, 400, "ValidationException", "1"
+			return gw_res_fail(res, 400, "ValidationException", "1"
 			    " validation error detected: Value at 'items'"
 			    " failed to satisfy constraint: Member must have"
 			    " length less than or equal to %d",
 			    GW_PATCH_MAX_ITEMS), -1;
 		if (!cJSON_IsObject(it))
-			return fail(res, 400, "InvalidItemContentException",
+			return gw_res_fail(res, 400,
+			    "InvalidItemContentException",
 			    "item %d is not an object", n), -1;
 		if (opt_str(it, "Id", 0, 4096, &s, res) != 0 ||
 		    opt_str(it, "Title", 0, 500, &s, res) != 0 ||
 		    req_str(it, "Severity", 1, 32, &s, res) != 0)
 			return -1;
 		if (!in_enum(s, severities))
-			return fail(res, 400, "ValidationException", "Value"
+			return gw_res_fail(res, 400, "ValidationException",
+			    "Value"
 			    " '%.32s' at 'items.%d.member.severity' failed to"
 			    " satisfy constraint: Member must satisfy enum"
 			    " value set: [CRITICAL, HIGH, MEDIUM, LOW,"
@@ -384,19 +348,21 @@ check_items(const cJSON *items, struct gw_ssm_result *res)
 		if (req_str(it, "Status", 1, 32, &s, res) != 0)
 			return -1;
 		if (!in_enum(s, statuses))
-			return fail(res, 400, "ValidationException", "Value"
+			return gw_res_fail(res, 400, "ValidationException",
+			    "Value"
 			    " '%.32s' at 'items.%d.member.status' failed to"
 			    " satisfy constraint: Member must satisfy enum"
 			    " value set: [COMPLIANT, NON_COMPLIANT]", s, n), -1;
-		d = member(it, "Details");
+		d = gw_res_member(it, "Details");
 		if (d != NULL && !cJSON_IsObject(d))
-			return fail(res, 400, "InvalidItemContentException",
+			return gw_res_fail(res, 400,
+			    "InvalidItemContentException",
 			    "Details of item %d must be a map", n), -1;
 		cJSON_ArrayForEach(kv, d) {
 			if (strlen(kv->string) < 1 || strlen(kv->string) > 64 ||
 			    !cJSON_IsString(kv) ||
 			    strlen(kv->valuestring) > 4096)
-				return fail(res, 400,
+				return gw_res_fail(res, 400,
 				    "InvalidItemContentException", "Details of"
 				    " item %d: keys 1-64 and string values up"
 				    " to 4096 characters", n), -1;
@@ -410,7 +376,8 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
 	const char *rid, *rtype, *ctype, *hash = NULL, *upload = NULL, *s;
-	const cJSON *es = member(in, "ExecutionSummary"), *items, *it, *t;
+	const cJSON *es = gw_res_member(in, "ExecutionSummary"), *items, *it,
+	    *t;
 	char *summary = NULL, *details = NULL;
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
@@ -424,25 +391,29 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 	    opt_str(in, "UploadType", 1, 16, &upload, res) != 0)
 		return DH_OK;
 	if (strcmp(rtype, "ManagedInstance") != 0)
-		return fail(res, 400, "InvalidResourceType", "ResourceType"
+		return gw_res_fail(res, 400, "InvalidResourceType",
+		    "ResourceType"
 		    " %.50s is not supported", rtype);
 	if (!check_ctype(ctype))
-		return fail(res, 400, "ValidationException", "ComplianceType"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "ComplianceType"
 		    " must match [A-Za-z0-9_\\-]\\w+ or Custom:...");
 	if (upload != NULL && strcmp(upload, "COMPLETE") != 0 &&
 	    strcmp(upload, "PARTIAL") != 0)
-		return fail(res, 400, "ValidationException", "UploadType must"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "UploadType must"
 		    " be COMPLETE or PARTIAL");
-	t = member(es, "ExecutionTime");
+	t = gw_res_member(es, "ExecutionTime");
 	if (!cJSON_IsObject(es) || !cJSON_IsNumber(t))
-		return fail(res, 400, "ValidationException", "1 validation"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "1 validation"
 		    " error detected: Value null at 'executionSummary."
 		    "executionTime' failed to satisfy constraint: Member must"
 		    " not be null");
 	if (opt_str(es, "ExecutionId", 0, 100, &s, res) != 0 ||
 	    opt_str(es, "ExecutionType", 0, 50, &s, res) != 0)
 		return DH_OK;
-	items = member(in, "Items");
+	items = gw_res_member(in, "Items");
 	n = check_items(items, res);
 	if (n < 0 || own_instance(c, rid, res) != 0 ||
 	    instance_exists(c, rid, "InvalidResourceId", res) != 0)
@@ -452,24 +423,24 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 		    " compliance_runs WHERE resource_id = ? AND ctype = ?", "ss",
 		    rid, ctype);
 		if (r != DH_OK)
-			return internal(res, r, &e);
+			return gw_res_internal(res, r, &e);
 		if (sqlite3_step(q) == SQLITE_ROW && strcmp(col(q, 0), hash) == 0)
 			same = 1;
 		sqlite3_finalize(q);
 		if (same) {
-			ok_body(res);
+			gw_res_ok(res);
 			return DH_OK;
 		}
 	}
 	sum = cJSON_Duplicate(es, 1);
 	summary = sum != NULL ? print_json(sum) : NULL;
 	if (summary == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto out;
 	}
 	r = gw_store_begin(c->st, &e);
 	if (r != DH_OK) {
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		goto out;
 	}
 	if (upload == NULL || strcmp(upload, "COMPLETE") == 0) {
@@ -495,9 +466,10 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = sql_done(c->st, q, &e);
 	cJSON_ArrayForEach(it, items) {
-		const cJSON *d = member(it, "Details");
-		const char *id = cJSON_GetStringValue(member(it, "Id"));
-		const char *title = cJSON_GetStringValue(member(it, "Title"));
+		const cJSON *d = gw_res_member(it, "Details");
+		const char *id = cJSON_GetStringValue(gw_res_member(it, "Id"));
+		const char *title = cJSON_GetStringValue(gw_res_member(it,
+		    "Title"));
 		char gen[24];
 
 		if (r != DH_OK)
@@ -514,8 +486,8 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 		    " severity, status, details, seq) VALUES (?, ?, ?, ?, ?,"
 		    " ?, ?, ?)", "sssssssi", rid, ctype, id,
 		    title != NULL ? title : "",
-		    cJSON_GetStringValue(member(it, "Severity")),
-		    cJSON_GetStringValue(member(it, "Status")),
+		    cJSON_GetStringValue(gw_res_member(it, "Severity")),
+		    cJSON_GetStringValue(gw_res_member(it, "Status")),
 		    details != NULL ? details : "{}", (int64_t)seq);
 		if (r == DH_OK)
 			r = sql_done(c->st, q, &e);
@@ -524,10 +496,10 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK) {
 		gw_store_rollback(c->st);
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		goto out;
 	}
-	ok_body(res);
+	gw_res_ok(res);
 out:
 	free(details);
 	free(summary);
@@ -539,8 +511,8 @@ out:
 static int
 string_filter_ok(const cJSON *f, const char *v)
 {
-	const char *type = cJSON_GetStringValue(member(f, "Type"));
-	const cJSON *vals = member(f, "Values"), *x;
+	const char *type = cJSON_GetStringValue(gw_res_member(f, "Type"));
+	const cJSON *vals = gw_res_member(f, "Values"), *x;
 	int any = 0, hit;
 
 	if (type == NULL)
@@ -571,7 +543,7 @@ filters_ok(const cJSON *filters, const char *(*get)(void *, const char *),
 	const char *k, *v;
 
 	cJSON_ArrayForEach(f, filters) {
-		k = cJSON_GetStringValue(member(f, "Key"));
+		k = cJSON_GetStringValue(gw_res_member(f, "Key"));
 		if (k == NULL)
 			continue;
 		v = get(row, k);
@@ -594,13 +566,14 @@ check_filters(const cJSON *filters, struct gw_ssm_result *res)
 	if (filters == NULL)
 		return 0;
 	if (!cJSON_IsArray(filters))
-		return fail(res, 400, "ValidationException", "Filters must be a"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Filters must be a"
 		    " list"), -1;
 	cJSON_ArrayForEach(f, filters) {
-		t = cJSON_GetStringValue(member(f, "Type"));
-		if (!cJSON_IsString(member(f, "Key")) ||
+		t = cJSON_GetStringValue(gw_res_member(f, "Type"));
+		if (!cJSON_IsString(gw_res_member(f, "Key")) ||
 		    (t != NULL && !in_enum(t, types)))
-			return fail(res, 400, "InvalidFilter", "Invalid"
+			return gw_res_fail(res, 400, "InvalidFilter", "Invalid"
 			    " compliance filter"), -1;
 	}
 	return 0;
@@ -653,9 +626,9 @@ static int
 op_list_items(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *filters = member(in, "Filters");
-	const cJSON *rids = member(in, "ResourceIds");
-	const cJSON *rtypes = member(in, "ResourceTypes");
+	const cJSON *filters = gw_res_member(in, "Filters");
+	const cJSON *rids = gw_res_member(in, "ResourceIds");
+	const cJSON *rtypes = gw_res_member(in, "ResourceTypes");
 	struct item_row row;
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
@@ -665,13 +638,13 @@ op_list_items(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (check_filters(filters, res) != 0)
 		return DH_OK;
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (all == NULL || gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, ITEM_SQL " ORDER BY i.resource_id,"
 	    " i.ctype, i.seq", "");
 	if (r != DH_OK) {
 		cJSON_Delete(all);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		row.resource_id = col(q, 0);
@@ -820,7 +793,7 @@ static int
 op_list_resource_summaries(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *filters = member(in, "Filters");
+	const cJSON *filters = gw_res_member(in, "Filters");
 	struct res_sum *v = NULL;
 	struct sum_row row;
 	struct dh_err e;
@@ -833,13 +806,13 @@ op_list_resource_summaries(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = collect_sums(c->st, &v, &n, &e);
 	if (r != DH_OK) {
 		free_sums(v, n);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL) {
+	if (all == NULL || gw_res_ok(res) == NULL) {
 		free_sums(v, n);
 		cJSON_Delete(all);
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
 	for (i = 0; i < n; i++) {
 		row.s = &v[i];
@@ -881,7 +854,7 @@ static int
 op_list_summaries(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *filters = member(in, "Filters");
+	const cJSON *filters = gw_res_member(in, "Filters");
 	struct res_sum *v = NULL;
 	struct sum_row row;
 	struct dh_err e;
@@ -894,13 +867,13 @@ op_list_summaries(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = collect_sums(c->st, &v, &n, &e);
 	if (r != DH_OK) {
 		free_sums(v, n);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL) {
+	if (all == NULL || gw_res_ok(res) == NULL) {
 		free_sums(v, n);
 		cJSON_Delete(all);
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
 	/* One entry per compliance type, counting resources. */
 	for (i = 0; i < n; i++) {
@@ -974,7 +947,8 @@ static int
 op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *items = member(in, "Items"), *it, *content, *ctx, *row,
+	const cJSON *items = gw_res_member(in, "Items"), *it, *content, *ctx,
+	    *row,
 	    *kv;
 	const char *id, *tn, *sv, *ct, *hash;
 	char *ctext = NULL, *xtext = NULL;
@@ -986,7 +960,8 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		return DH_OK;
 	if (!cJSON_IsArray(items) || cJSON_GetArraySize(items) < 1 ||
 	    cJSON_GetArraySize(items) > GW_PATCH_MAX_INV_ITEMS)
-		return fail(res, 400, "ValidationException", "Items must hold"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Items must hold"
 		    " 1 to %d inventory items", GW_PATCH_MAX_INV_ITEMS);
 	cJSON_ArrayForEach(it, items) {
 		n++;
@@ -996,24 +971,26 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		    opt_str(it, "ContentHash", 0, 256, &hash, res) != 0)
 			return DH_OK;
 		if (strncmp(tn, "AWS:", 4) != 0 && strncmp(tn, "Custom:", 7) != 0)
-			return fail(res, 400, "InvalidTypeNameException", "The"
+			return gw_res_fail(res, 400, "InvalidTypeNameException",
+			    "The"
 			    " type name %.100s is not valid", tn);
 		if (!check_schema_version(sv))
-			return fail(res, 400, "ValidationException",
+			return gw_res_fail(res, 400, "ValidationException",
 			    "SchemaVersion must look like 1.0");
 		if (!check_capture_time(ct))
-			return fail(res, 400, "ValidationException",
+			return gw_res_fail(res, 400, "ValidationException",
 			    "CaptureTime must be YYYY-MM-DDTHH:MM:SSZ");
-		content = member(it, "Content");
+		content = gw_res_member(it, "Content");
 		if (content != NULL && (!cJSON_IsArray(content) ||
 		    cJSON_GetArraySize(content) > 10000))
-			return fail(res, 400, "ItemSizeLimitExceededException",
+			return gw_res_fail(res, 400,
+			    "ItemSizeLimitExceededException",
 			    "Content of %.100s holds more than 10000 entries",
 			    tn);
 		cJSON_ArrayForEach(row, content) {
 			if (!cJSON_IsObject(row) ||
 			    cJSON_GetArraySize(row) > 50)
-				return fail(res, 400,
+				return gw_res_fail(res, 400,
 				    "InvalidInventoryItemContextException",
 				    "Content entries are maps of at most 50"
 				    " strings");
@@ -1021,14 +998,14 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 				if (!cJSON_IsString(kv) ||
 				    strlen(kv->string) > 64 ||
 				    strlen(kv->valuestring) > 4096)
-					return fail(res, 400,
+					return gw_res_fail(res, 400,
 					    "ItemContentMismatchException",
 					    "Content values must be strings");
 		}
-		ctx = member(it, "Context");
+		ctx = gw_res_member(it, "Context");
 		if (ctx != NULL && (!cJSON_IsObject(ctx) ||
 		    cJSON_GetArraySize(ctx) > 50))
-			return fail(res, 400,
+			return gw_res_fail(res, 400,
 			    "InvalidInventoryItemContextException", "Context"
 			    " must be a map of at most 50 entries");
 	}
@@ -1037,11 +1014,11 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		return DH_OK;
 	r = gw_store_begin(c->st, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	cJSON_ArrayForEach(it, items) {
-		tn = cJSON_GetStringValue(member(it, "TypeName"));
-		hash = cJSON_GetStringValue(member(it, "ContentHash"));
-		content = member(it, "Content");
+		tn = cJSON_GetStringValue(gw_res_member(it, "TypeName"));
+		hash = cJSON_GetStringValue(gw_res_member(it, "ContentHash"));
+		content = gw_res_member(it, "Content");
 		keep = 0;
 		if (content == NULL && hash != NULL) {
 			r = sql_prep(c->st, &q, &e, "SELECT content_hash FROM"
@@ -1056,22 +1033,26 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		free(ctext);
 		free(xtext);
 		ctext = content != NULL ? print_json(content) : NULL;
-		xtext = member(it, "Context") != NULL ?
-		    print_json(member(it, "Context")) : NULL;
+		xtext = gw_res_member(it, "Context") != NULL ?
+		    print_json(gw_res_member(it, "Context")) : NULL;
 		if (keep)
 			r = sql_prep(c->st, &q, &e, "UPDATE inventory SET"
 			    " capture_time = ?, schema_version = ? WHERE"
 			    " instance_id = ? AND type_name = ?", "ssss",
-			    cJSON_GetStringValue(member(it, "CaptureTime")),
-			    cJSON_GetStringValue(member(it, "SchemaVersion")),
+			    cJSON_GetStringValue(gw_res_member(it,
+			    "CaptureTime")),
+			    cJSON_GetStringValue(gw_res_member(it,
+			    "SchemaVersion")),
 			    id, tn);
 		else
 			r = sql_prep(c->st, &q, &e, "INSERT OR REPLACE INTO"
 			    " inventory (instance_id, type_name, schema_version,"
 			    " capture_time, content_hash, content, context)"
 			    " VALUES (?, ?, ?, ?, ?, ?, ?)", "sssssss", id, tn,
-			    cJSON_GetStringValue(member(it, "SchemaVersion")),
-			    cJSON_GetStringValue(member(it, "CaptureTime")),
+			    cJSON_GetStringValue(gw_res_member(it,
+			    "SchemaVersion")),
+			    cJSON_GetStringValue(gw_res_member(it,
+			    "CaptureTime")),
 			    hash != NULL ? hash : "",
 			    ctext != NULL ? ctext : "[]",
 			    xtext != NULL ? xtext : "{}");
@@ -1086,11 +1067,11 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK) {
 		gw_store_rollback(c->st);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body,
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
 	    "Message", "") == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1103,7 +1084,7 @@ wanted_type(const cJSON *attrs, const char *tn)
 	if (!cJSON_IsArray(attrs) || cJSON_GetArraySize(attrs) == 0)
 		return 1;
 	cJSON_ArrayForEach(a, attrs) {
-		t = cJSON_GetStringValue(member(a, "TypeName"));
+		t = cJSON_GetStringValue(gw_res_member(a, "TypeName"));
 		if (t != NULL && strcmp(t, tn) == 0)
 			return 1;
 	}
@@ -1117,7 +1098,7 @@ inv_filters_ok(const cJSON *filters, const char *id)
 	const char *k;
 
 	cJSON_ArrayForEach(f, filters) {
-		k = cJSON_GetStringValue(member(f, "Key"));
+		k = cJSON_GetStringValue(gw_res_member(f, "Key"));
 		if (k != NULL && (strcmp(k, "AWS:InstanceInformation.InstanceId")
 		    == 0 || strcmp(k, "AWS:InstanceInformation.ResourceId") ==
 		    0) && !string_filter_ok(f, id))
@@ -1130,8 +1111,8 @@ static int
 op_get_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *filters = member(in, "Filters");
-	const cJSON *attrs = member(in, "ResultAttributes");
+	const cJSON *filters = gw_res_member(in, "Filters");
+	const cJSON *attrs = gw_res_member(in, "ResultAttributes");
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *all, *ent = NULL, *data = NULL, *t;
@@ -1139,14 +1120,14 @@ op_get_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 	int r;
 
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (all == NULL || gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, "SELECT instance_id, type_name,"
 	    " schema_version, capture_time, content_hash, content FROM"
 	    " inventory ORDER BY instance_id, type_name", "");
 	if (r != DH_OK) {
 		cJSON_Delete(all);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		if (!inv_filters_ok(filters, col(q, 0)) ||
@@ -1176,14 +1157,6 @@ op_get_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 }
 
 /* ---------------------------------------------------------- baselines */
-
-static const char *
-str_or(const cJSON *o, const char *k, const char *d)
-{
-	const char *s = cJSON_GetStringValue(member(o, k));
-
-	return s != NULL ? s : d;
-}
 
 static int
 check_name(const char *n)
@@ -1243,13 +1216,15 @@ render_baseline(const cJSON *doc, const char *id, cJSON **out,
 		return r;
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "BaselineId");
 	cJSON_AddStringToObject(o, "BaselineId", id);
-	if (!cJSON_HasObjectItem(o, "Name") && member(doc, "Name") != NULL)
-		cJSON_AddStringToObject(o, "Name", str_or(doc, "Name", ""));
+	if (!cJSON_HasObjectItem(o, "Name") && gw_res_member(doc,
+	    "Name") != NULL)
+		cJSON_AddStringToObject(o, "Name", gw_res_str_or(doc, "Name",
+		    ""));
 	if (!cJSON_HasObjectItem(o, "Description") &&
-	    member(doc, "Description") != NULL)
+	    gw_res_member(doc, "Description") != NULL)
 		cJSON_AddStringToObject(o, "Description",
-		    str_or(doc, "Description", ""));
-	src = member(doc, "Sources");
+		    gw_res_str_or(doc, "Description", ""));
+	src = gw_res_member(doc, "Sources");
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "Sources");
 	cJSON_AddItemToObject(o, "Sources", src != NULL ?
 	    cJSON_Duplicate(src, 1) : cJSON_CreateArray());
@@ -1293,7 +1268,8 @@ get_baseline(struct gw_store *st, const char *region, const char *id,
 			    " does not exist", id);
 		defs = pt_baseline_defaults(&n);
 		for (i = 0; i < n; i++) {
-			if (strcmp(str_or(o, "Name", ""), defs[i].name) != 0)
+			if (strcmp(gw_res_str_or(o, "Name", ""),
+			    defs[i].name) != 0)
 				continue;
 			if (pt_baseline_default_arn(&defs[i], region, arn,
 			    sizeof(arn), NULL) == DH_OK) {
@@ -1311,7 +1287,7 @@ get_baseline(struct gw_store *st, const char *region, const char *id,
 	groups = cJSON_AddArrayToObject(o, "PatchGroups");
 	r = sql_prep(st, &q, err, "SELECT patch_group FROM patch_groups WHERE"
 	    " baseline_id = ? ORDER BY patch_group", "s",
-	    str_or(o, "BaselineId", id));
+	    gw_res_str_or(o, "BaselineId", id));
 	if (r != DH_OK) {
 		cJSON_Delete(o);
 		return r;
@@ -1336,7 +1312,7 @@ baseline_doc(const cJSON *in, cJSON **doc, struct gw_ssm_result *res)
 
 	*doc = cJSON_Duplicate(in, 1);
 	if (*doc == NULL)
-		return internal(res, DH_E_NOMEM, NULL), -1;
+		return gw_res_internal(res, DH_E_NOMEM, NULL), -1;
 	for (i = 0; drop[i] != NULL; i++)
 		cJSON_DeleteItemFromObjectCaseSensitive(*doc, drop[i]);
 	memset(&b, 0, sizeof(b));
@@ -1345,7 +1321,8 @@ baseline_doc(const cJSON *in, cJSON **doc, struct gw_ssm_result *res)
 	if (r != DH_OK) {
 		cJSON_Delete(*doc);
 		*doc = NULL;
-		return fail(res, 400, "ValidationException", "%s", e.msg), -1;
+		return gw_res_fail(res, 400, "ValidationException", "%s",
+		    e.msg), -1;
 	}
 	return 0;
 }
@@ -1365,7 +1342,8 @@ op_create_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 	    opt_str(in, "Description", 1, 1024, &desc, res) != 0)
 		return DH_OK;
 	if (!check_name(name))
-		return fail(res, 400, "ValidationException", "Name must match"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Name must match"
 		    " [a-zA-Z0-9_\\-.]{3,128}");
 	if (baseline_doc(in, &doc, res) != 0)
 		return DH_OK;
@@ -1374,19 +1352,20 @@ op_create_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 	text = print_json(doc);
 	cJSON_Delete(doc);
 	if (text == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, "INSERT INTO patch_baselines (id, name, os,"
 	    " doc, created_ms, modified_ms) VALUES (?, ?, ?, ?, ?, ?)", "ssssii",
-	    id, name, str_or(in, "OperatingSystem", "WINDOWS"), text, c->now_ms,
+	    id, name, gw_res_str_or(in, "OperatingSystem", "WINDOWS"), text,
+	    c->now_ms,
 	    c->now_ms);
 	if (r == DH_OK)
 		r = sql_done(c->st, q, &e);
 	free(text);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body,
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
 	    "BaselineId", id) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1403,13 +1382,13 @@ op_get_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 		return DH_OK;
 	r = get_baseline(c->st, c->region, id, &o, &e);
 	if (r == DH_E_NOTFOUND)
-		return fail(res, 400, "DoesNotExistException", "Baseline"
+		return gw_res_fail(res, 400, "DoesNotExistException", "Baseline"
 		    " %.128s does not exist", id);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	cJSON_Delete(res->body);
 	res->body = o;
-	ok_body(res);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -1456,8 +1435,8 @@ desc_match(const cJSON *filters, const char *name, const char *owner,
 	int any;
 
 	cJSON_ArrayForEach(f, filters) {
-		k = cJSON_GetStringValue(member(f, "Key"));
-		vals = member(f, "Values");
+		k = cJSON_GetStringValue(gw_res_member(f, "Key"));
+		vals = gw_res_member(f, "Values");
 		if (k == NULL)
 			continue;
 		any = 0;
@@ -1502,7 +1481,7 @@ static int
 op_describe_baselines(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *filters = member(in, "Filters");
+	const cJSON *filters = gw_res_member(in, "Filters");
 	const struct pt_default_baseline *defs;
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
@@ -1513,11 +1492,12 @@ op_describe_baselines(const struct gw_ssm_ctx *c, const cJSON *in,
 	int r;
 
 	if (filters != NULL && !cJSON_IsArray(filters))
-		return fail(res, 400, "ValidationException", "Filters must be a"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Filters must be a"
 		    " list");
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (all == NULL || gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	defs = pt_baseline_defaults(&n);
 	for (i = 0; i < n; i++) {
 		osn = pt_os_name(defs[i].os);
@@ -1535,7 +1515,7 @@ op_describe_baselines(const struct gw_ssm_ctx *c, const cJSON *in,
 	    " patch_baselines ORDER BY created_ms, id", "");
 	if (r != DH_OK) {
 		cJSON_Delete(all);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		if (!desc_match(filters, col(q, 1), "Self", col(q, 2)))
@@ -1545,7 +1525,7 @@ op_describe_baselines(const struct gw_ssm_ctx *c, const cJSON *in,
 			dflt[0] = '\0';
 		doc = col_json(q, 3);
 		add_identity(all, col(q, 0), col(q, 1), col(q, 2),
-		    cJSON_GetStringValue(member(doc, "Description")),
+		    cJSON_GetStringValue(gw_res_member(doc, "Description")),
 		    strcmp(dflt, col(q, 0)) == 0);
 		cJSON_Delete(doc);
 	}
@@ -1570,28 +1550,30 @@ op_update_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 	    opt_str(in, "Name", 3, 128, &name, res) != 0)
 		return DH_OK;
 	if (name != NULL && !check_name(name))
-		return fail(res, 400, "ValidationException", "Name must match"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Name must match"
 		    " [a-zA-Z0-9_\\-.]{3,128}");
 	(void)dh_json_opt_bool(in, "Replace", &replace, NULL);
 	r = load_custom(c->st, id, &doc, &created, &modified, &e);
 	if (r == DH_E_NOTFOUND)
-		return fail(res, 400, "DoesNotExistException", "Baseline"
+		return gw_res_fail(res, 400, "DoesNotExistException", "Baseline"
 		    " %.128s does not exist", id);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	if (replace) {
 		merged = cJSON_CreateObject();
 		if (merged != NULL)
 			cJSON_AddStringToObject(merged, "Name",
-			    str_or(doc, "Name", ""));
-		if (merged != NULL && member(doc, "OperatingSystem") != NULL)
+			    gw_res_str_or(doc, "Name", ""));
+		if (merged != NULL && gw_res_member(doc,
+		    "OperatingSystem") != NULL)
 			cJSON_AddStringToObject(merged, "OperatingSystem",
-			    str_or(doc, "OperatingSystem", ""));
+			    gw_res_str_or(doc, "OperatingSystem", ""));
 	} else
 		merged = cJSON_Duplicate(doc, 1);
 	cJSON_Delete(doc);
 	if (merged == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	cJSON_ArrayForEach(m, in) {
 		if (strcmp(m->string, "BaselineId") == 0 ||
 		    strcmp(m->string, "Replace") == 0 ||
@@ -1608,11 +1590,11 @@ op_update_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 	text = print_json(doc);
 	if (text == NULL) {
 		cJSON_Delete(doc);
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
 	r = sql_prep(c->st, &q, &e, "UPDATE patch_baselines SET doc = ?,"
 	    " name = ?, modified_ms = ? WHERE id = ?", "ssis", text,
-	    str_or(doc, "Name", ""), c->now_ms, id);
+	    gw_res_str_or(doc, "Name", ""), c->now_ms, id);
 	if (r == DH_OK)
 		r = sql_done(c->st, q, &e);
 	free(text);
@@ -1620,11 +1602,11 @@ op_update_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = get_baseline(c->st, c->region, id, &o, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	cJSON_DeleteItemFromObjectCaseSensitive(o, "PatchGroups");
 	cJSON_Delete(res->body);
 	res->body = o;
-	ok_body(res);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -1643,11 +1625,12 @@ op_delete_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 	    " baseline_id = ? UNION ALL SELECT 1 FROM default_baselines WHERE"
 	    " baseline_id = ?", "ss", id, id);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	used = sqlite3_step(q) == SQLITE_ROW;
 	sqlite3_finalize(q);
 	if (used)
-		return fail(res, 400, "ResourceInUseException", "Baseline"
+		return gw_res_fail(res, 400, "ResourceInUseException",
+		    "Baseline"
 		    " %.128s is registered with a patch group or as a default",
 		    id);
 	r = sql_prep(c->st, &q, &e, "DELETE FROM patch_baselines WHERE id = ?",
@@ -1655,10 +1638,10 @@ op_delete_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = sql_done(c->st, q, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body,
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
 	    "BaselineId", id) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1673,11 +1656,11 @@ baseline_os(const struct gw_ssm_ctx *c, const char *id, char *os, size_t n,
 
 	r = get_baseline(c->st, c->region, id, &o, &e);
 	if (r == DH_E_NOTFOUND)
-		return fail(res, 400, "DoesNotExistException", "Baseline"
+		return gw_res_fail(res, 400, "DoesNotExistException", "Baseline"
 		    " %.128s does not exist", id), -1;
 	if (r != DH_OK)
-		return internal(res, r, &e), -1;
-	snprintf(os, n, "%s", str_or(o, "OperatingSystem", "WINDOWS"));
+		return gw_res_internal(res, r, &e), -1;
+	snprintf(os, n, "%s", gw_res_str_or(o, "OperatingSystem", "WINDOWS"));
 	cJSON_Delete(o);
 	return 0;
 }
@@ -1699,22 +1682,23 @@ op_register_group(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = sql_prep(c->st, &q, &e, "SELECT 1 FROM patch_groups WHERE"
 	    " patch_group = ? AND os = ?", "ss", group, os);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	exists = sqlite3_step(q) == SQLITE_ROW;
 	sqlite3_finalize(q);
 	if (exists)
-		return fail(res, 400, "AlreadyExistsException", "Patch group"
+		return gw_res_fail(res, 400, "AlreadyExistsException",
+		    "Patch group"
 		    " %.256s already has a %s baseline", group, os);
 	r = sql_prep(c->st, &q, &e, "INSERT INTO patch_groups (patch_group, os,"
 	    " baseline_id) VALUES (?, ?, ?)", "sss", group, os, id);
 	if (r == DH_OK)
 		r = sql_done(c->st, q, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body,
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
 	    "BaselineId", id) == NULL || cJSON_AddStringToObject(res->body,
 	    "PatchGroup", group) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1735,14 +1719,15 @@ op_deregister_group(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = sql_done(c->st, q, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	if (sqlite3_changes(gw_store_db(c->st)) == 0)
-		return fail(res, 400, "DoesNotExistException", "Patch group"
+		return gw_res_fail(res, 400, "DoesNotExistException",
+		    "Patch group"
 		    " %.256s is not registered with %.128s", group, id);
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body,
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
 	    "BaselineId", id) == NULL || cJSON_AddStringToObject(res->body,
 	    "PatchGroup", group) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1786,16 +1771,16 @@ op_get_for_group(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (os == NULL)
 		os = "WINDOWS";
 	if (pt_os_parse(os, &o) != DH_OK)
-		return fail(res, 400, "ValidationException", "Unknown"
+		return gw_res_fail(res, 400, "ValidationException", "Unknown"
 		    " OperatingSystem %.64s", os);
 	r = baseline_id_for(c->st, c->region, group, os, id, sizeof(id), &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL ||
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL ||
 	    cJSON_AddStringToObject(res->body, "BaselineId", id) == NULL ||
 	    cJSON_AddStringToObject(res->body, "PatchGroup", group) == NULL ||
 	    cJSON_AddStringToObject(res->body, "OperatingSystem", os) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1817,10 +1802,10 @@ op_register_default(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = sql_done(c->st, q, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body,
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
 	    "BaselineId", id) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1839,17 +1824,18 @@ op_get_default(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (os == NULL)
 		os = "WINDOWS";
 	if (pt_os_parse(os, &o) != DH_OK)
-		return fail(res, 400, "ValidationException", "Unknown"
+		return gw_res_fail(res, 400, "ValidationException", "Unknown"
 		    " OperatingSystem %.64s", os);
 	r = default_for_os(c->st, c->region, os, id, sizeof(id), &e);
 	if (r == DH_E_NOTFOUND)
-		return fail(res, 400, "DoesNotExistException", "%s", e.msg);
+		return gw_res_fail(res, 400, "DoesNotExistException", "%s",
+		    e.msg);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL ||
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL ||
 	    cJSON_AddStringToObject(res->body, "BaselineId", id) == NULL ||
 	    cJSON_AddStringToObject(res->body, "OperatingSystem", os) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -1929,7 +1915,7 @@ op_snapshot(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
 	struct gw_store_instance *inst = NULL;
-	const cJSON *ovr = member(in, "BaselineOverride");
+	const cJSON *ovr = gw_res_member(in, "BaselineOverride");
 	const char *iid, *sid, *os, *rel;
 	char group[257] = "", product[64] = "";
 	struct dh_buf json, url;
@@ -1945,24 +1931,26 @@ op_snapshot(const struct gw_ssm_ctx *c, const cJSON *in,
 	    own_instance(c, iid, res) != 0)
 		goto out;
 	if (dh_uuid_parse(sid, &u) != DH_OK) {
-		fail(res, 400, "ValidationException", "SnapshotId must be a"
+		gw_res_fail(res, 400, "ValidationException",
+		    "SnapshotId must be a"
 		    " UUID");
 		goto out;
 	}
 	inst = malloc(sizeof(*inst));
 	if (inst == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto out;
 	}
 	r = gw_store_instance_get(c->st, iid, inst, &e);
 	if (r == DH_E_NOTFOUND) {
 		r = DH_OK;
-		fail(res, 400, "InvalidInstanceId", "Instance %.100s does not"
+		gw_res_fail(res, 400, "InvalidInstanceId",
+		    "Instance %.100s does not"
 		    " exist", iid);
 		goto out;
 	}
 	if (r != DH_OK) {
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		goto out;
 	}
 	instance_os(inst, &os, &rel);
@@ -1978,28 +1966,30 @@ op_snapshot(const struct gw_ssm_ctx *c, const cJSON *in,
 		pt_baseline_free(&b);
 		if (r != DH_OK) {
 			r = DH_OK;
-			fail(res, 400, "ValidationException", "BaselineOverride:"
+			gw_res_fail(res, 400, "ValidationException",
+			    "BaselineOverride:"
 			    " %s", e.msg);
 			goto out;
 		}
-		os = str_or(ovr, "OperatingSystem", os);
+		os = gw_res_str_or(ovr, "OperatingSystem", os);
 		(void)gw_store_tag_each(c->st, iid, group_tag_cb, group, NULL);
 	} else {
 		r = gw_patch_baseline_for(c->st, c->region, iid, os, &bl,
 		    group, sizeof(group), &e);
 		if (r != DH_OK) {
-			internal(res, r, &e);
+			gw_res_internal(res, r, &e);
 			goto out;
 		}
 	}
 	snap = cJSON_CreateObject();
 	if (snap == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto out;
 	}
 	cJSON_AddStringToObject(snap, "instanceId", iid);
 	cJSON_AddStringToObject(snap, "snapshotId", sid);
-	cJSON_AddStringToObject(snap, "baselineId", str_or(bl, "BaselineId",
+	cJSON_AddStringToObject(snap, "baselineId", gw_res_str_or(bl,
+	    "BaselineId",
 	    ""));
 	cJSON_AddStringToObject(snap, "patchGroup", group);
 	cJSON_AddStringToObject(snap, "product", product);
@@ -2009,16 +1999,16 @@ op_snapshot(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (dh_json_print(snap, &json) != DH_OK ||
 	    dh_buf_put_str(&url, "data:application/json;base64,") != DH_OK ||
 	    dh_b64_encode(json.d, json.len, &url) != DH_OK) {
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto out;
 	}
-	if (ok_body(res) == NULL ||
+	if (gw_res_ok(res) == NULL ||
 	    cJSON_AddStringToObject(res->body, "InstanceId", iid) == NULL ||
 	    cJSON_AddStringToObject(res->body, "SnapshotId", sid) == NULL ||
 	    cJSON_AddStringToObject(res->body, "SnapshotDownloadUrl",
 	    dh_buf_cstr(&url)) == NULL ||
 	    cJSON_AddStringToObject(res->body, "Product", product) == NULL)
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 out:
 	cJSON_Delete(bl);
 	cJSON_Delete(snap);
@@ -2059,28 +2049,34 @@ patch_state(const char *iid, const cJSON *content)
 	if (o == NULL)
 		return NULL;
 	cJSON_AddStringToObject(o, "InstanceId", iid);
-	cJSON_AddStringToObject(o, "PatchGroup", str_or(m, "PatchGroup", ""));
-	cJSON_AddStringToObject(o, "BaselineId", str_or(m, "BaselineId", ""));
-	cJSON_AddStringToObject(o, "SnapshotId", str_or(m, "SnapshotId", ""));
-	s = str_or(m, "InstallOverrideList", "");
+	cJSON_AddStringToObject(o, "PatchGroup", gw_res_str_or(m, "PatchGroup",
+	    ""));
+	cJSON_AddStringToObject(o, "BaselineId", gw_res_str_or(m, "BaselineId",
+	    ""));
+	cJSON_AddStringToObject(o, "SnapshotId", gw_res_str_or(m, "SnapshotId",
+	    ""));
+	s = gw_res_str_or(m, "InstallOverrideList", "");
 	if (s[0] != '\0')
 		cJSON_AddStringToObject(o, "InstallOverrideList", s);
-	s = str_or(m, "OwnerInformation", "");
+	s = gw_res_str_or(m, "OwnerInformation", "");
 	if (s[0] != '\0')
 		cJSON_AddStringToObject(o, "OwnerInformation", s);
 	for (i = 0; count_keys[i] != NULL; i++)
 		cJSON_AddNumberToObject(o, count_keys[i],
-		    strtod(str_or(m, count_keys[i], "0"), NULL));
-	add_iso_time(o, "OperationStartTime", str_or(m, "OperationStartTime",
+		    strtod(gw_res_str_or(m, count_keys[i], "0"), NULL));
+	add_iso_time(o, "OperationStartTime", gw_res_str_or(m,
+	    "OperationStartTime",
 	    NULL));
-	add_iso_time(o, "OperationEndTime", str_or(m, "OperationEndTime",
+	add_iso_time(o, "OperationEndTime", gw_res_str_or(m, "OperationEndTime",
 	    NULL));
-	cJSON_AddStringToObject(o, "Operation", str_or(m, "OperationType",
+	cJSON_AddStringToObject(o, "Operation", gw_res_str_or(m,
+	    "OperationType",
 	    "Scan"));
-	s = str_or(m, "LastNoRebootInstallOperationTime", "");
+	s = gw_res_str_or(m, "LastNoRebootInstallOperationTime", "");
 	if (s[0] != '\0')
 		add_iso_time(o, "LastNoRebootInstallOperationTime", s);
-	cJSON_AddStringToObject(o, "RebootOption", str_or(m, "RebootOption",
+	cJSON_AddStringToObject(o, "RebootOption", gw_res_str_or(m,
+	    "RebootOption",
 	    "RebootIfNeeded"));
 	return o;
 }
@@ -2104,7 +2100,7 @@ summary_rows(const struct gw_ssm_ctx *c, const cJSON *ids, const char *group,
 			continue;
 		content = col_json(q, 1);
 		m = cJSON_GetArrayItem(content, 0);
-		if (group == NULL || strcmp(str_or(m, "PatchGroup", ""),
+		if (group == NULL || strcmp(gw_res_str_or(m, "PatchGroup", ""),
 		    group) == 0) {
 			o = patch_state(col(q, 0), content);
 			if (o != NULL)
@@ -2120,22 +2116,23 @@ static int
 op_patch_states(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *ids = member(in, "InstanceIds");
+	const cJSON *ids = gw_res_member(in, "InstanceIds");
 	struct dh_err e;
 	cJSON *all;
 	int r;
 
 	if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) == 0)
-		return fail(res, 400, "ValidationException", "1 validation"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "1 validation"
 		    " error detected: Value null at 'instanceIds' failed to"
 		    " satisfy constraint: Member must not be null");
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (all == NULL || gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = summary_rows(c, ids, NULL, all, &e);
 	if (r != DH_OK) {
 		cJSON_Delete(all);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	paginate(in, all, 50, 10, 100, res->body, "InstancePatchStates", res);
 	return DH_OK;
@@ -2153,12 +2150,12 @@ op_patch_states_group(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (req_str(in, "PatchGroup", 1, 256, &group, res) != 0)
 		return DH_OK;
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (all == NULL || gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = summary_rows(c, NULL, group, all, &e);
 	if (r != DH_OK) {
 		cJSON_Delete(all);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	paginate(in, all, 50, 10, 100, res->body, "InstancePatchStates", res);
 	return DH_OK;
@@ -2190,10 +2187,10 @@ patch_filter_ok(const cJSON *filters, const char *key, const char *v)
 	int any;
 
 	cJSON_ArrayForEach(f, filters) {
-		k = cJSON_GetStringValue(member(f, "Key"));
+		k = cJSON_GetStringValue(gw_res_member(f, "Key"));
 		if (k == NULL || strcmp(k, key) != 0)
 			continue;
-		vals = member(f, "Values");
+		vals = gw_res_member(f, "Values");
 		any = 0;
 		cJSON_ArrayForEach(x, vals)
 			if (cJSON_IsString(x) && (strcmp(x->valuestring, v) ==
@@ -2209,7 +2206,7 @@ static int
 op_instance_patches(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *filters = member(in, "Filters");
+	const cJSON *filters = gw_res_member(in, "Filters");
 	const char *iid, *state;
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
@@ -2219,27 +2216,28 @@ op_instance_patches(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (req_str(in, "InstanceId", 10, 124, &iid, res) != 0)
 		return DH_OK;
 	if (filters != NULL && !cJSON_IsArray(filters))
-		return fail(res, 400, "ValidationException", "Filters must be a"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Filters must be a"
 		    " list");
 	if (instance_exists(c, iid, "InvalidInstanceId", res) != 0)
 		return DH_OK;
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (all == NULL || gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, "SELECT item_id, title, details FROM"
 	    " compliance_items WHERE resource_id = ? AND ctype = 'Patch' ORDER"
 	    " BY seq", "s", iid);
 	if (r != DH_OK) {
 		cJSON_Delete(all);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		d = col_json(q, 2);
-		state = cli_state(str_or(d, "PatchState", ""));
+		state = cli_state(gw_res_str_or(d, "PatchState", ""));
 		if (!patch_filter_ok(filters, "State", state) ||
-		    !patch_filter_ok(filters, "Severity", str_or(d,
+		    !patch_filter_ok(filters, "Severity", gw_res_str_or(d,
 		    "PatchSeverity", "")) ||
-		    !patch_filter_ok(filters, "Classification", str_or(d,
+		    !patch_filter_ok(filters, "Classification", gw_res_str_or(d,
 		    "Classification", ""))) {
 			cJSON_Delete(d);
 			continue;
@@ -2252,15 +2250,17 @@ op_instance_patches(const struct gw_ssm_ctx *c, const cJSON *in,
 		cJSON_AddItemToArray(all, o);
 		cJSON_AddStringToObject(o, "Title", col(q, 1));
 		cJSON_AddStringToObject(o, "KBId", col(q, 0));
-		cJSON_AddStringToObject(o, "Classification", str_or(d,
+		cJSON_AddStringToObject(o, "Classification", gw_res_str_or(d,
 		    "Classification", ""));
-		cJSON_AddStringToObject(o, "Severity", str_or(d,
+		cJSON_AddStringToObject(o, "Severity", gw_res_str_or(d,
 		    "PatchSeverity", ""));
 		cJSON_AddStringToObject(o, "State", state);
-		add_iso_time(o, "InstalledTime", str_or(d, "InstalledTime",
+		add_iso_time(o, "InstalledTime", gw_res_str_or(d,
+		    "InstalledTime",
 		    NULL));
-		if (str_or(d, "CVEIds", "")[0] != '\0')
-			cJSON_AddStringToObject(o, "CVEIds", str_or(d, "CVEIds",
+		if (gw_res_str_or(d, "CVEIds", "")[0] != '\0')
+			cJSON_AddStringToObject(o, "CVEIds", gw_res_str_or(d,
+			    "CVEIds",
 			    ""));
 		cJSON_Delete(d);
 	}
