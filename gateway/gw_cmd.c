@@ -14,6 +14,7 @@
 #include "dh_mgs.h"
 #include "dh_time.h"
 #include "dh_uuid.h"
+#include "gw_res.h"
 
 #define SSM_SRC "ssm.amazonaws.com"
 #define OPR GW_SSM_OPERATOR
@@ -26,61 +27,6 @@ struct gw_cmd {
 };
 
 /* ------------------------------------------------------------ helpers */
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	res->status = status;
-	res->error_code = code;
-	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	va_end(ap);
-	cJSON_Delete(res->body);
-	res->body = NULL;
-	return DH_OK;
-}
-
-static int
-internal(struct gw_ssm_result *res, int r, const struct dh_err *e)
-{
-	fail(res, 500, "InternalServerError", "%s",
-	    e != NULL && e->msg[0] != '\0' ? e->msg : dh_strerror(r));
-	return r;
-}
-
-static cJSON *
-ok_body(struct gw_ssm_result *res)
-{
-	res->status = 200;
-	res->error_code = NULL;
-	if (res->body == NULL)
-		res->body = cJSON_CreateObject();
-	return res->body;
-}
-
-static const cJSON *
-member(const cJSON *o, const char *k)
-{
-	const cJSON *m = cJSON_IsObject(o) ?
-	    cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-
-	return cJSON_IsNull(m) ? NULL : m;
-}
-
-static const char *
-str_or(const cJSON *o, const char *k, const char *d)
-{
-	const char *s = cJSON_GetStringValue(member(o, k));
-
-	return s != NULL ? s : d;
-}
 
 static int
 sql_prep(struct gw_store *st, sqlite3_stmt **out, struct dh_err *err,
@@ -161,12 +107,6 @@ print_json(const cJSON *j)
 	return (char *)dh_buf_steal(&b, &n);
 }
 
-static void
-add_time(cJSON *o, const char *k, int64_t ms)
-{
-	cJSON_AddNumberToObject(o, k, (double)ms / 1000.0);
-}
-
 /* ------------------------------------------------------------ document */
 
 /* Check Parameters of AWS-RunPatchBaseline; 0 or -1 with why[n]. */
@@ -203,14 +143,14 @@ check_params(const cJSON *params, char *why, size_t n)
 				return -1;
 			}
 	}
-	op = cJSON_GetStringValue(cJSON_GetArrayItem(member(params,
+	op = cJSON_GetStringValue(cJSON_GetArrayItem(gw_res_member(params,
 	    "Operation"), 0));
 	if (op == NULL || (strcmp(op, "Scan") != 0 &&
 	    strcmp(op, "Install") != 0)) {
 		snprintf(why, n, "Parameter Operation must be Scan or Install");
 		return -1;
 	}
-	op = cJSON_GetStringValue(cJSON_GetArrayItem(member(params,
+	op = cJSON_GetStringValue(cJSON_GetArrayItem(gw_res_member(params,
 	    "RebootOption"), 0));
 	if (op != NULL && strcmp(op, "RebootIfNeeded") != 0 &&
 	    strcmp(op, "NoReboot") != 0) {
@@ -288,13 +228,13 @@ gw_cmd_create(struct gw_store *st, const char *doc, const cJSON *params,
 	cJSON_AddStringToObject(c, "DocumentName", doc);
 	cJSON_AddStringToObject(c, "DocumentVersion", "$DEFAULT");
 	cJSON_AddStringToObject(c, "Comment", comment != NULL ? comment : "");
-	add_time(c, "ExpiresAfter", deliver_by_ms);
+	gw_res_add_time(c, "ExpiresAfter", deliver_by_ms);
 	cJSON_AddItemToObject(c, "Parameters", cJSON_Duplicate(params, 1));
 	list = cJSON_AddArrayToObject(c, "InstanceIds");
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(list, cJSON_CreateString(ids[i]));
 	cJSON_AddArrayToObject(c, "Targets");
-	add_time(c, "RequestedDateTime", now_ms);
+	gw_res_add_time(c, "RequestedDateTime", now_ms);
 	cJSON_AddStringToObject(c, "OutputS3Region", "");
 	cJSON_AddStringToObject(c, "OutputS3BucketName", "");
 	cJSON_AddStringToObject(c, "OutputS3KeyPrefix", "");
@@ -371,8 +311,8 @@ inst_cb(void *ctx, const struct gw_store_instance *in)
 	const char *key;
 
 	cJSON_ArrayForEach(tg, t->targets) {
-		key = str_or(tg, "Key", "");
-		vals = member(tg, "Values");
+		key = gw_res_str_or(tg, "Key", "");
+		vals = gw_res_member(tg, "Values");
 		memset(&m, 0, sizeof(m));
 		if (strcmp(key, "InstanceIds") == 0) {
 			cJSON_ArrayForEach(v, vals)
@@ -406,16 +346,18 @@ check_targets(const cJSON *targets, struct gw_ssm_result *res)
 	const char *k;
 
 	if (!cJSON_IsArray(targets) || cJSON_GetArraySize(targets) > 5)
-		return fail(res, 400, "ValidationException", "Targets must be"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Targets must be"
 		    " a list of at most 5 targets"), -1;
 	cJSON_ArrayForEach(t, targets) {
-		k = cJSON_GetStringValue(member(t, "Key"));
-		v = member(t, "Values");
+		k = cJSON_GetStringValue(gw_res_member(t, "Key"));
+		v = gw_res_member(t, "Values");
 		if (k == NULL || !cJSON_IsArray(v) ||
 		    cJSON_GetArraySize(v) > 50 || (strcmp(k, "InstanceIds") !=
 		    0 && strncmp(k, "tag:", 4) != 0 && strcmp(k, "tag-key") !=
 		    0))
-			return fail(res, 400, "InvalidTarget", "Target keys"
+			return gw_res_fail(res, 400, "InvalidTarget",
+			    "Target keys"
 			    " supported here: InstanceIds, tag:<key>, tag-key"),
 			    -1;
 	}
@@ -426,9 +368,9 @@ static int
 op_send_command(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const cJSON *ids = member(in, "InstanceIds");
-	const cJSON *targets = member(in, "Targets");
-	const cJSON *params = member(in, "Parameters"), *x;
+	const cJSON *ids = gw_res_member(in, "InstanceIds");
+	const cJSON *targets = gw_res_member(in, "Targets");
+	const cJSON *params = gw_res_member(in, "Parameters"), *x;
 	const char *doc, *comment, **list = NULL;
 	struct gw_store_instance *inst = NULL;
 	struct target_ctx tc;
@@ -439,50 +381,57 @@ op_send_command(const struct gw_ssm_ctx *c, const cJSON *in,
 	size_t n = 0, i;
 	int present, r = DH_OK;
 
-	doc = cJSON_GetStringValue(member(in, "DocumentName"));
-	comment = cJSON_GetStringValue(member(in, "Comment"));
+	doc = cJSON_GetStringValue(gw_res_member(in, "DocumentName"));
+	comment = cJSON_GetStringValue(gw_res_member(in, "Comment"));
 	if (doc == NULL)
-		return fail(res, 400, "ValidationException", "1 validation"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "1 validation"
 		    " error detected: Value null at 'documentName' failed to"
 		    " satisfy constraint: Member must not be null");
 	if (strcmp(doc, GW_CMD_DOCUMENT) != 0)
-		return fail(res, 400, "InvalidDocument", "Document %.128s does"
+		return gw_res_fail(res, 400, "InvalidDocument",
+		    "Document %.128s does"
 		    " not exist (this gateway runs %s only)", doc,
 		    GW_CMD_DOCUMENT);
 	if (comment != NULL && strlen(comment) > 100)
-		return fail(res, 400, "ValidationException", "Comment is"
+		return gw_res_fail(res, 400, "ValidationException", "Comment is"
 		    " limited to 100 characters");
 	if (dh_json_opt_int(in, "TimeoutSeconds", 30, 2592000, &timeout,
 	    &present, &e) != DH_OK)
-		return fail(res, 400, "ValidationException", "TimeoutSeconds"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "TimeoutSeconds"
 		    " must be between 30 and 2592000");
 	if (!present)
 		timeout = GW_CMD_DEFAULT_TIMEOUT_S;
 	if (params == NULL || !cJSON_IsObject(params) ||
 	    check_params(params, why, sizeof(why)) != 0)
-		return fail(res, 400, "InvalidParameters", "%s", params == NULL
+		return gw_res_fail(res, 400, "InvalidParameters", "%s",
+		    params == NULL
 		    || !cJSON_IsObject(params) ? "Parameter Operation is"
 		    " required" : why);
 	if ((ids == NULL) == (targets == NULL))
-		return fail(res, 400, "ValidationException", "Specify exactly"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Specify exactly"
 		    " one of InstanceIds and Targets");
 	resolved = cJSON_CreateArray();
 	inst = malloc(sizeof(*inst));
 	if (resolved == NULL || inst == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto out;
 	}
 	if (ids != NULL) {
 		if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) < 1 ||
 		    cJSON_GetArraySize(ids) > 50) {
-			fail(res, 400, "ValidationException", "InstanceIds"
+			gw_res_fail(res, 400, "ValidationException",
+			    "InstanceIds"
 			    " must hold 1 to 50 ids");
 			goto out;
 		}
 		cJSON_ArrayForEach(x, ids) {
 			if (!cJSON_IsString(x) || gw_store_instance_get(c->st,
 			    x->valuestring, inst, NULL) != DH_OK) {
-				fail(res, 400, "InvalidInstanceId", "Instances"
+				gw_res_fail(res, 400, "InvalidInstanceId",
+				    "Instances"
 				    " [[%.100s]] not in a valid state for"
 				    " account %s", cJSON_IsString(x) ?
 				    x->valuestring : "?", c->account);
@@ -499,14 +448,14 @@ op_send_command(const struct gw_ssm_ctx *c, const cJSON *in,
 		tc.ids = resolved;
 		r = gw_store_instance_each(c->st, inst_cb, &tc, &e);
 		if (r != DH_OK) {
-			internal(res, r, &e);
+			gw_res_internal(res, r, &e);
 			goto out;
 		}
 	}
 	n = (size_t)cJSON_GetArraySize(resolved);
 	list = calloc(n + 1, sizeof(*list));
 	if (list == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto out;
 	}
 	i = 0;
@@ -515,12 +464,12 @@ op_send_command(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = gw_cmd_create(c->st, doc, params, list, n, comment, c->now_ms,
 	    c->now_ms + timeout * 1000, id, &e);
 	if (r != DH_OK) {
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		goto out;
 	}
 	cmd = cJSON_CreateObject();
-	if (cmd == NULL || ok_body(res) == NULL) {
-		r = internal(res, DH_E_NOMEM, NULL);
+	if (cmd == NULL || gw_res_ok(res) == NULL) {
+		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto out;
 	}
 	cJSON_AddItemToObject(res->body, "Command", cmd);
@@ -528,13 +477,13 @@ op_send_command(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON_AddStringToObject(cmd, "DocumentName", doc);
 	cJSON_AddStringToObject(cmd, "DocumentVersion", "$DEFAULT");
 	cJSON_AddStringToObject(cmd, "Comment", comment != NULL ? comment : "");
-	add_time(cmd, "ExpiresAfter", c->now_ms + timeout * 1000);
+	gw_res_add_time(cmd, "ExpiresAfter", c->now_ms + timeout * 1000);
 	cJSON_AddItemToObject(cmd, "Parameters", cJSON_Duplicate(params, 1));
 	cJSON_AddItemToObject(cmd, "InstanceIds", ids != NULL ?
 	    cJSON_Duplicate(ids, 1) : cJSON_CreateArray());
 	cJSON_AddItemToObject(cmd, "Targets", targets != NULL ?
 	    cJSON_Duplicate(targets, 1) : cJSON_CreateArray());
-	add_time(cmd, "RequestedDateTime", c->now_ms);
+	gw_res_add_time(cmd, "RequestedDateTime", c->now_ms);
 	cJSON_AddStringToObject(cmd, "Status", "Pending");
 	cJSON_AddStringToObject(cmd, "StatusDetails", "Pending");
 	cJSON_AddNumberToObject(cmd, "TargetCount", (double)n);
@@ -636,7 +585,8 @@ render_command(struct gw_store *st, const char *doc_text)
 	if (dh_json_parse(doc_text, strlen(doc_text), DOC_MAX, &c, NULL) !=
 	    DH_OK)
 		return NULL;
-	if (cmd_stats(st, str_or(c, "CommandId", ""), &s, NULL) != DH_OK) {
+	if (cmd_stats(st, gw_res_str_or(c, "CommandId", ""), &s,
+	    NULL) != DH_OK) {
 		cJSON_Delete(c);
 		return NULL;
 	}
@@ -656,7 +606,7 @@ page(const cJSON *in, cJSON *all, cJSON *out, const char *key,
     struct gw_ssm_result *res)
 {
 	int64_t max = 50, off = 0, i = 0;
-	const char *tok = cJSON_GetStringValue(member(in, "NextToken"));
+	const char *tok = cJSON_GetStringValue(gw_res_member(in, "NextToken"));
 	struct dh_err e;
 	cJSON *pg, *it, *nx;
 	char buf[24], *end;
@@ -665,7 +615,8 @@ page(const cJSON *in, cJSON *all, cJSON *out, const char *key,
 	if (dh_json_opt_int(in, "MaxResults", 1, 50, &max, &present, &e) !=
 	    DH_OK) {
 		cJSON_Delete(all);
-		return fail(res, 400, "ValidationException", "MaxResults must"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "MaxResults must"
 		    " be between 1 and 50");
 	}
 	if (!present)
@@ -674,7 +625,7 @@ page(const cJSON *in, cJSON *all, cJSON *out, const char *key,
 		off = strtoll(tok, &end, 10);
 		if (*end != '\0' || off < 0) {
 			cJSON_Delete(all);
-			return fail(res, 400, "InvalidNextToken", "The"
+			return gw_res_fail(res, 400, "InvalidNextToken", "The"
 			    " NextToken is not valid");
 		}
 	}
@@ -690,7 +641,7 @@ page(const cJSON *in, cJSON *all, cJSON *out, const char *key,
 	}
 	cJSON_Delete(all);
 	if (pg == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	cJSON_AddItemToObject(out, key, pg);
 	if (off + max < i) {
 		snprintf(buf, sizeof(buf), "%lld", (long long)(off + max));
@@ -705,16 +656,18 @@ cmd_filter_ok(const cJSON *filters, const cJSON *c)
 	const cJSON *f;
 	const char *k, *v;
 	time_t t;
-	double req = cJSON_GetNumberValue(member(c, "RequestedDateTime"));
+	double req = cJSON_GetNumberValue(gw_res_member(c,
+	    "RequestedDateTime"));
 
 	cJSON_ArrayForEach(f, filters) {
-		k = str_or(f, "key", "");
-		v = str_or(f, "value", "");
-		if (strcmp(k, "Status") == 0 && strcmp(str_or(c, "Status", ""),
+		k = gw_res_str_or(f, "key", "");
+		v = gw_res_str_or(f, "value", "");
+		if (strcmp(k, "Status") == 0 && strcmp(gw_res_str_or(c,
+		    "Status", ""),
 		    v) != 0)
 			return 0;
 		if (strcmp(k, "DocumentName") == 0 &&
-		    strcmp(str_or(c, "DocumentName", ""), v) != 0)
+		    strcmp(gw_res_str_or(c, "DocumentName", ""), v) != 0)
 			return 0;
 		if (strcmp(k, "InvokedAfter") == 0 &&
 		    dh_time_parse_iso(v, &t) == DH_OK && req < (double)t)
@@ -730,24 +683,24 @@ static int
 op_list_commands(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const char *cid = cJSON_GetStringValue(member(in, "CommandId"));
-	const char *iid = cJSON_GetStringValue(member(in, "InstanceId"));
-	const cJSON *filters = member(in, "Filters");
+	const char *cid = cJSON_GetStringValue(gw_res_member(in, "CommandId"));
+	const char *iid = cJSON_GetStringValue(gw_res_member(in, "InstanceId"));
+	const cJSON *filters = gw_res_member(in, "Filters");
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *all, *cmd;
 	int r;
 
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (all == NULL || gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, "SELECT c.doc FROM commands c WHERE"
 	    " (?1 IS NULL OR c.id = ?1) AND (?2 IS NULL OR EXISTS (SELECT 1"
 	    " FROM invocations i WHERE i.command_id = c.id AND"
 	    " i.instance_id = ?2)) ORDER BY c.created_ms DESC", "ss", cid, iid);
 	if (r != DH_OK) {
 		cJSON_Delete(all);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		cmd = render_command(c->st, col(q, 0));
@@ -762,7 +715,8 @@ op_list_commands(const struct gw_ssm_ctx *c, const cJSON *in,
 	sqlite3_finalize(q);
 	if (cid != NULL && cJSON_GetArraySize(all) == 0) {
 		cJSON_Delete(all);
-		return fail(res, 400, "InvalidCommandId", "Command %.64s does"
+		return gw_res_fail(res, 400, "InvalidCommandId",
+		    "Command %.64s does"
 		    " not exist", cid);
 	}
 	return page(in, all, res->body, "Commands", res);
@@ -785,11 +739,13 @@ render_invocation(sqlite3_stmt *q, int details)
 	cJSON_AddStringToObject(o, "CommandId", col(q, 0));
 	cJSON_AddStringToObject(o, "InstanceId", col(q, 1));
 	cJSON_AddStringToObject(o, "InstanceName", "");
-	cJSON_AddStringToObject(o, "Comment", str_or(doc, "Comment", ""));
-	cJSON_AddStringToObject(o, "DocumentName", str_or(doc, "DocumentName",
+	cJSON_AddStringToObject(o, "Comment", gw_res_str_or(doc, "Comment",
+	    ""));
+	cJSON_AddStringToObject(o, "DocumentName", gw_res_str_or(doc,
+	    "DocumentName",
 	    ""));
 	cJSON_AddStringToObject(o, "DocumentVersion", "$DEFAULT");
-	add_time(o, "RequestedDateTime", sqlite3_column_int64(q, 7));
+	gw_res_add_time(o, "RequestedDateTime", sqlite3_column_int64(q, 7));
 	cJSON_AddStringToObject(o, "Status", col(q, 2));
 	cJSON_AddStringToObject(o, "StatusDetails", col(q, 3));
 	cJSON_AddStringToObject(o, "TraceOutput", "");
@@ -806,10 +762,10 @@ render_invocation(sqlite3_stmt *q, int details)
 		cJSON_AddNumberToObject(p, "ResponseCode",
 		    (double)sqlite3_column_int64(q, 6));
 		if (sqlite3_column_int64(q, 8) > 0)
-			add_time(p, "ResponseStartDateTime",
+			gw_res_add_time(p, "ResponseStartDateTime",
 			    sqlite3_column_int64(q, 8));
 		if (sqlite3_column_int64(q, 9) > 0)
-			add_time(p, "ResponseFinishDateTime",
+			gw_res_add_time(p, "ResponseFinishDateTime",
 			    sqlite3_column_int64(q, 9));
 		cJSON_AddStringToObject(p, "Output", col(q, 4));
 		cJSON_AddStringToObject(p, "StandardOutputUrl", "");
@@ -826,9 +782,9 @@ static int
 op_list_invocations(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const char *cid = cJSON_GetStringValue(member(in, "CommandId"));
-	const char *iid = cJSON_GetStringValue(member(in, "InstanceId"));
-	const cJSON *filters = member(in, "Filters"), *f;
+	const char *cid = cJSON_GetStringValue(gw_res_member(in, "CommandId"));
+	const char *iid = cJSON_GetStringValue(gw_res_member(in, "InstanceId"));
+	const cJSON *filters = gw_res_member(in, "Filters"), *f;
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *all, *o;
@@ -836,20 +792,22 @@ op_list_invocations(const struct gw_ssm_ctx *c, const cJSON *in,
 
 	(void)dh_json_opt_bool(in, "Details", &details, NULL);
 	all = cJSON_CreateArray();
-	if (all == NULL || ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (all == NULL || gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, INV_SQL " WHERE (?1 IS NULL OR"
 	    " i.command_id = ?1) AND (?2 IS NULL OR i.instance_id = ?2) ORDER"
 	    " BY i.requested_ms DESC, i.instance_id", "ss", cid, iid);
 	if (r != DH_OK) {
 		cJSON_Delete(all);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		keep = 1;
 		cJSON_ArrayForEach(f, filters)
-			if (strcmp(str_or(f, "key", ""), "Status") == 0 &&
-			    strcmp(str_or(f, "value", ""), col(q, 2)) != 0)
+			if (strcmp(gw_res_str_or(f, "key", ""),
+			    "Status") == 0 &&
+			    strcmp(gw_res_str_or(f, "value", ""), col(q,
+			    2)) != 0)
 				keep = 0;
 		if (!keep)
 			continue;
@@ -879,9 +837,10 @@ static int
 op_get_invocation(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const char *cid = cJSON_GetStringValue(member(in, "CommandId"));
-	const char *iid = cJSON_GetStringValue(member(in, "InstanceId"));
-	const char *plugin = cJSON_GetStringValue(member(in, "PluginName"));
+	const char *cid = cJSON_GetStringValue(gw_res_member(in, "CommandId"));
+	const char *iid = cJSON_GetStringValue(gw_res_member(in, "InstanceId"));
+	const char *plugin = cJSON_GetStringValue(gw_res_member(in,
+	    "PluginName"));
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *o, *doc;
@@ -890,18 +849,20 @@ op_get_invocation(const struct gw_ssm_ctx *c, const cJSON *in,
 	int r, found = 0;
 
 	if (cid == NULL || iid == NULL)
-		return fail(res, 400, "ValidationException", "CommandId and"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "CommandId and"
 		    " InstanceId are required");
 	if (plugin != NULL && strcmp(plugin, PLUGIN) != 0)
-		return fail(res, 400, "InvalidPluginName", "Plugin %.64s is not"
+		return gw_res_fail(res, 400, "InvalidPluginName",
+		    "Plugin %.64s is not"
 		    " part of the command", plugin);
-	o = ok_body(res);
+	o = gw_res_ok(res);
 	if (o == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, INV_SQL " WHERE i.command_id = ? AND"
 	    " i.instance_id = ?", "ss", cid, iid);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	if (sqlite3_step(q) == SQLITE_ROW) {
 		found = 1;
 		doc = col_json(q, 10);
@@ -909,9 +870,10 @@ op_get_invocation(const struct gw_ssm_ctx *c, const cJSON *in,
 		t1 = sqlite3_column_int64(q, 9);
 		cJSON_AddStringToObject(o, "CommandId", cid);
 		cJSON_AddStringToObject(o, "InstanceId", iid);
-		cJSON_AddStringToObject(o, "Comment", str_or(doc, "Comment",
+		cJSON_AddStringToObject(o, "Comment", gw_res_str_or(doc,
+		    "Comment",
 		    ""));
-		cJSON_AddStringToObject(o, "DocumentName", str_or(doc,
+		cJSON_AddStringToObject(o, "DocumentName", gw_res_str_or(doc,
 		    "DocumentName", ""));
 		cJSON_AddStringToObject(o, "DocumentVersion", "$DEFAULT");
 		cJSON_AddStringToObject(o, "PluginName", PLUGIN);
@@ -936,7 +898,7 @@ op_get_invocation(const struct gw_ssm_ctx *c, const cJSON *in,
 	}
 	sqlite3_finalize(q);
 	if (!found)
-		return fail(res, 400, "InvocationDoesNotExist", "Command"
+		return gw_res_fail(res, 400, "InvocationDoesNotExist", "Command"
 		    " %.64s has no invocation on %.64s", cid, iid);
 	return DH_OK;
 }
@@ -1014,11 +976,12 @@ send_job(struct gw_cmd *d, const char *cmd_id, const char *instance_id,
 	if (content == NULL || job == NULL)
 		goto out;
 	cJSON_AddStringToObject(content, "CommandId", cmd_id);
-	cJSON_AddStringToObject(content, "DocumentName", str_or(doc,
+	cJSON_AddStringToObject(content, "DocumentName", gw_res_str_or(doc,
 	    "DocumentName", ""));
 	cJSON_AddStringToObject(content, "DocumentVersion", "1");
 	cJSON_AddItemToObject(content, "DocumentContent", document_content());
-	cJSON_AddItemToObject(content, "Parameters", cJSON_Duplicate(member(doc,
+	cJSON_AddItemToObject(content, "Parameters",
+	    cJSON_Duplicate(gw_res_member(doc,
 	    "Parameters"), 1));
 	cJSON_AddStringToObject(content, "OutputS3BucketName", "");
 	cJSON_AddStringToObject(content, "OutputS3KeyPrefix", "");
@@ -1241,9 +1204,9 @@ on_reply(struct gw_cmd *d, const char *instance_id, const cJSON *j,
 		code = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(p, "code"));
 		out = strdup(cJSON_GetStringValue(cJSON_GetObjectItem(p,
 		    "standardOutput")) != NULL ? cJSON_GetStringValue(
-		    cJSON_GetObjectItem(p, "standardOutput")) : str_or(p,
+		    cJSON_GetObjectItem(p, "standardOutput")) : gw_res_str_or(p,
 		    "output", ""));
-		errout = strdup(str_or(p, "standardError", ""));
+		errout = strdup(gw_res_str_or(p, "standardError", ""));
 	}
 	if (dst == NULL)
 		dst = "InProgress";
