@@ -269,7 +269,6 @@ fill_deb(struct pt_inventory *inv, struct pt_dpkg *db, struct pt_apt *apt,
 		c->section = c->priority = NULL;
 		p->update = u;
 		if (ex != NULL) {
-			ex[i].cand_arch = u->arch;
 			ex[i].archives = c->archives;
 			ex[i].pin = c->pin;
 			c->archives = NULL;

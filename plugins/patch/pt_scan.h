@@ -25,12 +25,8 @@ typedef void (*pt_scan_progress_fn)(void *ctx, const char *what, size_t done,
     size_t total);
 
 /* Debian-only details that struct pt_inventory has no field for, one per
- * inventory package (same order); all NULL/0 for RPM roots.  The
- * candidate's architecture is pt_update.arch; cand_arch only aliases it
- * (borrowed from the inventory, not owned, valid while the inventory is)
- * for callers that have not moved to the model field. */
+ * inventory package (same order); all NULL/0 for RPM roots. */
 struct pt_scan_extra {
-	const char *cand_arch; /* == inv->pkgs[i].update->arch, or NULL */
 	char *archives;  /* Suites carrying the candidate, "a,b" as apt list */
 	int pin;         /* the candidate's pin priority */
 };

@@ -355,6 +355,9 @@ check_fixture_updates(const struct pt_inventory *inv, const char *repo)
 	 * security advisories naming only other versions (bash, glibc) do
 	 * not count */
 	assert_true(find(inv, "zlib", "x86_64")->installed_security);
+	assert_string_equal(find(inv, "zlib", "x86_64")->installed_severity,
+	    "Low");
+	assert_null(find(inv, "foo", "x86_64")->installed_severity);
 	assert_false(find(inv, "foo", "x86_64")->installed_security);
 	assert_false(find(inv, "bash", "x86_64")->installed_security);
 	assert_false(find(inv, "glibc", "x86_64")->installed_security);
