@@ -13,6 +13,7 @@
 
 #include "dh_hash.h"
 #include "dh_json.h"
+#include "gw_res.h"
 
 static int op_create(const struct gw_ssm_ctx *, const cJSON *,
     struct gw_ssm_result *);
@@ -134,110 +135,6 @@ builtin_find(const char *name)
 		if (strcmp(builtins[i].name, name) == 0)
 			return &builtins[i];
 	return NULL;
-}
-
-/* ------------------------------------------------------------ results */
-
-static void vfail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
-
-static void
-vfail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, va_list ap)
-{
-	res->status = status;
-	res->error_code = code;
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	cJSON_Delete(res->body);
-	res->body = NULL;
-}
-
-/* Fill an AWS error into res; returns DH_OK (a handled client error). */
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfail(res, status, code, fmt, ap);
-	va_end(ap);
-	return DH_OK;
-}
-
-/* Like fail, for checkers: returns -1. */
-static int
-bad(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-bad(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfail(res, status, code, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static int
-internal(struct gw_ssm_result *res, int r, const struct dh_err *e)
-{
-	(void)fail(res, 500, "InternalServerError", "%s",
-	    e != NULL && e->msg[0] != '\0' ? e->msg : dh_strerror(r));
-	return r;
-}
-
-static cJSON *
-ok_body(struct gw_ssm_result *res)
-{
-	res->status = 200;
-	res->error_code = NULL;
-	if (res->body == NULL)
-		res->body = cJSON_CreateObject();
-	return res->body;
-}
-
-/* Optional string member of [min, max] bytes; -1 with res filled. */
-static int
-opt_str(const cJSON *in, const char *key, size_t min, size_t max,
-    const char **out, struct gw_ssm_result *res)
-{
-	struct dh_err e;
-	size_t n;
-
-	*out = NULL;
-	if (in == NULL)
-		return 0;
-	if (dh_json_opt_str(in, key, out, &e) != DH_OK)
-		return bad(res, 400, "ValidationException", "%s", e.msg);
-	if (*out == NULL)
-		return 0;
-	n = strlen(*out);
-	if (n < min || n > max)
-		return bad(res, 400, "ValidationException", "Value at '%s'"
-		    " failed to satisfy constraint: Member must have length"
-		    " between %zu and %zu", key, min, max);
-	return 0;
-}
-
-static int
-req_str(const cJSON *in, const char *key, size_t min, size_t max,
-    const char **out, struct gw_ssm_result *res)
-{
-	if (opt_str(in, key, min, max, out, res) != 0)
-		return -1;
-	if (*out == NULL)
-		return bad(res, 400, "ValidationException", "1 validation"
-		    " error detected: Value null at '%s' failed to satisfy"
-		    " constraint: Member must not be null", key);
-	return 0;
 }
 
 /* ---------------------------------------------------------- validation */
@@ -746,18 +643,20 @@ check_content(const cJSON *in, const char *doc_type, const char **content,
 	const char *code;
 	struct dh_err e;
 
-	if (req_str(in, "Content", 1, 10 * GW_DOCS_MAX_CONTENT, content,
-	    res) != 0 || opt_str(in, "DocumentFormat", 1, 8, format, res) != 0)
+	if (gw_res_req_str(in, "Content", 1, 10 * GW_DOCS_MAX_CONTENT, content,
+	    res) != 0 || gw_res_opt_str(in, "DocumentFormat", 1, 8, format,
+	    res) != 0)
 		return -1;
 	if (*format == NULL)
 		*format = "JSON";
 	if (strcmp(*format, "JSON") != 0 && strcmp(*format, "YAML") != 0 &&
 	    strcmp(*format, "TEXT") != 0)
-		return bad(res, 400, "ValidationException", "DocumentFormat"
+		return gw_res_bad(res, 400, "ValidationException",
+		    "DocumentFormat"
 		    " must be JSON, YAML or TEXT");
 	if (gw_docs_validate(*content, strlen(*content), doc_type, *format,
 	    &code, &e) != DH_OK)
-		return bad(res, 400, code, "%s", e.msg);
+		return gw_res_bad(res, 400, code, "%s", e.msg);
 	dh_sha256_hex(*content, strlen(*content), hash);
 	return 0;
 }
@@ -795,13 +694,13 @@ respond_desc(const struct gw_ssm_ctx *c, const char *name, int64_t sel,
 	r = doc_load(c->st, name, sel, NULL, &d, &e);
 	if (r != DH_OK) {
 		doc_clear(&d);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	desc = description(&d);
 	doc_clear(&d);
-	if (desc == NULL || !cJSON_AddItemToObject(ok_body(res), key, desc)) {
+	if (desc == NULL || !cJSON_AddItemToObject(gw_res_ok(res), key, desc)) {
 		cJSON_Delete(desc);
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
 	return DH_OK;
 }
@@ -818,23 +717,25 @@ op_create(const struct gw_ssm_ctx *c, const cJSON *in,
 	char hash[65];
 	int r;
 
-	if (req_str(in, "Name", 1, 128, &name, res) != 0 ||
-	    opt_str(in, "DocumentType", 1, 64, &type, res) != 0 ||
-	    opt_str(in, "VersionName", 1, 128, &vname, res) != 0 ||
-	    opt_str(in, "TargetType", 1, 200, &target, res) != 0)
+	if (gw_res_req_str(in, "Name", 1, 128, &name, res) != 0 ||
+	    gw_res_opt_str(in, "DocumentType", 1, 64, &type, res) != 0 ||
+	    gw_res_opt_str(in, "VersionName", 1, 128, &vname, res) != 0 ||
+	    gw_res_opt_str(in, "TargetType", 1, 200, &target, res) != 0)
 		return DH_OK;
 	if (!name_ok(name))
-		return fail(res, 400, "ValidationException", "Value '%s' at"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Value '%s' at"
 		    " 'name' failed to satisfy constraint: Member must satisfy"
 		    " regular expression pattern: ^[a-zA-Z0-9_\\-.]{3,128}$",
 		    name);
 	if (reserved(name))
-		return fail(res, 400, "ValidationException", "Document names"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Document names"
 		    " beginning with AWS, Amazon or Amzn are reserved");
 	if (type == NULL)
 		type = "Command";
 	if (!in_list(type, doc_types))
-		return fail(res, 400, "ValidationException", "Unknown"
+		return gw_res_fail(res, 400, "ValidationException", "Unknown"
 		    " DocumentType %s", type);
 	if (check_content(in, type, &content, &format, hash, res) != 0)
 		return DH_OK;
@@ -842,13 +743,14 @@ op_create(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = doc_load(c->st, name, 0, NULL, &d, &e);
 	doc_clear(&d);
 	if (r == DH_OK)
-		return fail(res, 400, "DocumentAlreadyExists", "Document with"
+		return gw_res_fail(res, 400, "DocumentAlreadyExists",
+		    "Document with"
 		    " same name %s already exists", name);
 	if (r != DH_E_NOTFOUND)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	r = gw_store_begin(c->st, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	r = prep(db, &s, &e, "INSERT INTO document_meta (name,"
 	    " default_version, latest_version, owner, created_ms)"
 	    " VALUES (?, 1, 1, ?, ?)", "ssi", name, c->account, c->now_ms);
@@ -861,7 +763,7 @@ op_create(const struct gw_ssm_ctx *c, const cJSON *in,
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK) {
 		gw_store_rollback(c->st);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	return respond_desc(c, name, 1, "DocumentDescription", res);
 }
@@ -873,12 +775,13 @@ name_version(const cJSON *in, const char **name, int64_t *sel,
 {
 	const char *v;
 
-	if (req_str(in, "Name", 1, 200, name, res) != 0 ||
-	    opt_str(in, "DocumentVersion", 1, 16, &v, res) != 0 ||
-	    opt_str(in, "VersionName", 1, 128, vname, res) != 0)
+	if (gw_res_req_str(in, "Name", 1, 200, name, res) != 0 ||
+	    gw_res_opt_str(in, "DocumentVersion", 1, 16, &v, res) != 0 ||
+	    gw_res_opt_str(in, "VersionName", 1, 128, vname, res) != 0)
 		return -1;
 	if (parse_version(v, sel) != 0)
-		return bad(res, 400, "InvalidDocumentVersion", "The document"
+		return gw_res_bad(res, 400, "InvalidDocumentVersion",
+		    "The document"
 		    " version is not valid or does not exist.");
 	return 0;
 }
@@ -897,18 +800,20 @@ load_for(const struct gw_ssm_ctx *c, const char *name, int64_t sel,
 		return 0;
 	doc_clear(d);
 	if (r != DH_E_NOTFOUND) {
-		internal(res, r, &e);
+		gw_res_internal(res, r, &e);
 		return -1;
 	}
 	if (sel != 0 || vname != NULL) {
 		r = doc_load(c->st, name, 0, NULL, d, &e);
 		doc_clear(d);
 		if (r == DH_OK)
-			return bad(res, 400, "InvalidDocumentVersion", "The"
+			return gw_res_bad(res, 400, "InvalidDocumentVersion",
+			    "The"
 			    " document version is not valid or does not"
 			    " exist.");
 	}
-	return bad(res, 400, "InvalidDocument", "Document with name %s does"
+	return gw_res_bad(res, 400, "InvalidDocument",
+	    "Document with name %s does"
 	    " not exist.", name);
 }
 
@@ -925,13 +830,14 @@ op_update(const struct gw_ssm_ctx *c, const cJSON *in,
 	char hash[65];
 	int r;
 
-	if (req_str(in, "Name", 1, 128, &name, res) != 0 ||
-	    opt_str(in, "DocumentVersion", 1, 16, &ver, res) != 0 ||
-	    opt_str(in, "VersionName", 1, 128, &vname, res) != 0 ||
-	    opt_str(in, "TargetType", 1, 200, &target, res) != 0)
+	if (gw_res_req_str(in, "Name", 1, 128, &name, res) != 0 ||
+	    gw_res_opt_str(in, "DocumentVersion", 1, 16, &ver, res) != 0 ||
+	    gw_res_opt_str(in, "VersionName", 1, 128, &vname, res) != 0 ||
+	    gw_res_opt_str(in, "TargetType", 1, 200, &target, res) != 0)
 		return DH_OK;
 	if (builtin_find(name) != NULL)
-		return fail(res, 400, "InvalidDocumentOperation", "Document %s"
+		return gw_res_fail(res, 400, "InvalidDocumentOperation",
+		    "Document %s"
 		    " is owned by Amazon and cannot be updated.", name);
 	if (load_for(c, name, 0, NULL, &d, res) != 0)
 		return DH_OK;
@@ -939,10 +845,11 @@ op_update(const struct gw_ssm_ctx *c, const cJSON *in,
 	    sel != d.latest_version) || sel == 0) {
 		doc_clear(&d);
 		if (ver == NULL)
-			return fail(res, 400, "ValidationException", "1"
+			return gw_res_fail(res, 400, "ValidationException", "1"
 			    " validation error detected: DocumentVersion must"
 			    " be $LATEST or the latest version number");
-		return fail(res, 400, "InvalidDocumentVersion", "The document"
+		return gw_res_fail(res, 400, "InvalidDocumentVersion",
+		    "The document"
 		    " version is not valid or does not exist.");
 	}
 	if (check_content(in, d.type, &content, &format, hash, res) != 0) {
@@ -951,18 +858,20 @@ op_update(const struct gw_ssm_ctx *c, const cJSON *in,
 	}
 	if (d.latest_version >= GW_DOCS_MAX_VERSIONS) {
 		doc_clear(&d);
-		return fail(res, 400, "DocumentVersionLimitExceeded", "The"
+		return gw_res_fail(res, 400, "DocumentVersionLimitExceeded",
+		    "The"
 		    " document has too many versions.");
 	}
 	doc_clear(&d);
 	r = doc_load(c->st, name, -1, NULL, &d, &e);
 	if (r != DH_OK) {
 		doc_clear(&d);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	if (strcmp(d.hash, hash) == 0) {
 		doc_clear(&d);
-		return fail(res, 400, "DuplicateDocumentContent", "The content"
+		return gw_res_fail(res, 400, "DuplicateDocumentContent",
+		    "The content"
 		    " of the association document matches another document."
 		    " Change the content of the document and try again.");
 	}
@@ -981,7 +890,7 @@ op_update(const struct gw_ssm_ctx *c, const cJSON *in,
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK) {
 		gw_store_rollback(c->st);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
 	return respond_desc(c, name, sel, "DocumentDescription", res);
 }
@@ -995,17 +904,18 @@ op_get(const struct gw_ssm_ctx *c, const cJSON *in, struct gw_ssm_result *res)
 	int64_t sel;
 
 	if (name_version(in, &name, &sel, &vname, res) != 0 ||
-	    opt_str(in, "DocumentFormat", 1, 8, &format, res) != 0)
+	    gw_res_opt_str(in, "DocumentFormat", 1, 8, &format, res) != 0)
 		return DH_OK;
 	if (format != NULL && strcmp(format, "JSON") != 0)
-		return fail(res, 400, "InvalidDocumentContent", "this gateway"
+		return gw_res_fail(res, 400, "InvalidDocumentContent",
+		    "this gateway"
 		    " returns documents as JSON only");
 	if (load_for(c, name, sel, vname, &d, res) != 0)
 		return DH_OK;
-	o = ok_body(res);
+	o = gw_res_ok(res);
 	if (o == NULL) {
 		doc_clear(&d);
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
 	cJSON_AddStringToObject(o, "Name", d.name);
 	cJSON_AddNumberToObject(o, "CreatedDate", (double)d.created_ms /
@@ -1053,7 +963,8 @@ op_delete(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (name_version(in, &name, &sel, &vname, res) != 0)
 		return DH_OK;
 	if (builtin_find(name) != NULL)
-		return fail(res, 400, "InvalidDocumentOperation", "Document %s"
+		return gw_res_fail(res, 400, "InvalidDocumentOperation",
+		    "Document %s"
 		    " is owned by Amazon and cannot be deleted.", name);
 	if (load_for(c, name, sel, vname, &d, res) != 0)
 		return DH_OK;
@@ -1061,7 +972,8 @@ op_delete(const struct gw_ssm_ctx *c, const cJSON *in,
 	sel = (sel != 0 || vname != NULL) ? d.version : 0;
 	doc_clear(&d);
 	if (sel != 0 && sel == def)
-		return fail(res, 400, "InvalidDocumentOperation", "You can't"
+		return gw_res_fail(res, 400, "InvalidDocumentOperation",
+		    "You can't"
 		    " delete the default version of a document.");
 	r = gw_store_begin(c->st, &e);
 	if (r == DH_OK && sel != 0)
@@ -1088,9 +1000,9 @@ op_delete(const struct gw_ssm_ctx *c, const cJSON *in,
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK) {
 		gw_store_rollback(c->st);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
-	ok_body(res);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -1107,15 +1019,17 @@ op_default(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON *o;
 	int r;
 
-	if (req_str(in, "Name", 1, 128, &name, res) != 0 ||
-	    req_str(in, "DocumentVersion", 1, 16, &ver, res) != 0)
+	if (gw_res_req_str(in, "Name", 1, 128, &name, res) != 0 ||
+	    gw_res_req_str(in, "DocumentVersion", 1, 16, &ver, res) != 0)
 		return DH_OK;
 	vname = NULL;
 	if (parse_version(ver, &sel) != 0 || sel == 0)
-		return fail(res, 400, "InvalidDocumentVersion", "The document"
+		return gw_res_fail(res, 400, "InvalidDocumentVersion",
+		    "The document"
 		    " version is not valid or does not exist.");
 	if (builtin_find(name) != NULL)
-		return fail(res, 400, "InvalidDocumentOperation", "Document %s"
+		return gw_res_fail(res, 400, "InvalidDocumentOperation",
+		    "Document %s"
 		    " is owned by Amazon.", name);
 	if (load_for(c, name, sel, vname, &d, res) != 0)
 		return DH_OK;
@@ -1126,12 +1040,12 @@ op_default(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = step_done(db, s, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	o = cJSON_CreateObject();
-	if (o == NULL || !cJSON_AddItemToObject(ok_body(res), "Description",
+	if (o == NULL || !cJSON_AddItemToObject(gw_res_ok(res), "Description",
 	    o)) {
 		cJSON_Delete(o);
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
 	cJSON_AddStringToObject(o, "Name", name);
 	add_vstr(o, "DefaultVersion", sel);
@@ -1174,7 +1088,8 @@ parse_filters(const cJSON *in, struct filter *f, struct gw_ssm_result *res)
 		v = cJSON_GetObjectItemCaseSensitive(e, "value");
 		if (!cJSON_IsString(k) || !cJSON_IsString(v) ||
 		    filter_set(f, k->valuestring, v->valuestring) != 0)
-			return bad(res, 400, "InvalidFilterKey", "The specified"
+			return gw_res_bad(res, 400, "InvalidFilterKey",
+			    "The specified"
 			    " key is not valid.");
 	}
 	l = cJSON_GetObjectItemCaseSensitive(in, "Filters");
@@ -1184,7 +1099,8 @@ parse_filters(const cJSON *in, struct filter *f, struct gw_ssm_result *res)
 		    "Values"), 0);
 		if (!cJSON_IsString(k) || !cJSON_IsString(v) ||
 		    filter_set(f, k->valuestring, v->valuestring) != 0)
-			return bad(res, 400, "InvalidFilterKey", "The specified"
+			return gw_res_bad(res, 400, "InvalidFilterKey",
+			    "The specified"
 			    " key is not valid.");
 	}
 	return 0;
@@ -1247,8 +1163,9 @@ op_list(const struct gw_ssm_ctx *c, const cJSON *in,
 
 	if (in != NULL && dh_json_opt_int(in, "MaxResults", 1, 50, &max,
 	    &present, &e) != DH_OK)
-		return fail(res, 400, "ValidationException", "%s", e.msg);
-	if (opt_str(in, "NextToken", 1, 32, &next, res) != 0 ||
+		return gw_res_fail(res, 400, "ValidationException", "%s",
+		    e.msg);
+	if (gw_res_opt_str(in, "NextToken", 1, 32, &next, res) != 0 ||
 	    parse_filters(in, &f, res) != 0)
 		return DH_OK;
 	if (next != NULL) {
@@ -1256,14 +1173,14 @@ op_list(const struct gw_ssm_ctx *c, const cJSON *in,
 
 		skip = strtoll(next, &end, 10);
 		if (end == next || *end != '\0' || skip < 0)
-			return fail(res, 400, "InvalidNextToken", "The"
+			return gw_res_fail(res, 400, "InvalidNextToken", "The"
 			    " specified token is not valid.");
 	}
-	o = ok_body(res);
+	o = gw_res_ok(res);
 	arr = o != NULL ? cJSON_AddArrayToObject(o, "DocumentIdentifiers") :
 	    NULL;
 	if (arr == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	for (i = 0; i < N_BUILTINS && n <= max; i++) {
 		fill_builtin(&builtins[i], &d);
 		if (d.content != NULL && filter_match(&f, &d) && seen++ >= skip &&
@@ -1275,7 +1192,7 @@ op_list(const struct gw_ssm_ctx *c, const cJSON *in,
 	    " document_meta m ON m.name = d.name AND d.version ="
 	    " m.default_version ORDER BY d.name", "");
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	while (n <= max && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		if (row_doc(s, &d) == DH_OK && filter_match(&f, &d) &&
 		    seen++ >= skip && n++ < max)

@@ -5,13 +5,17 @@
  */
 #include "gw_res.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "dh_json.h"
 
-void
-gw_res_vfail(struct gw_ssm_result *res, int status, const char *code,
+static void vfail(struct gw_ssm_result *res, int status, const char *code,
+    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
+
+static void
+vfail(struct gw_ssm_result *res, int status, const char *code,
     const char *fmt, va_list ap)
 {
 	res->status = status;
@@ -28,7 +32,7 @@ gw_res_fail(struct gw_ssm_result *res, int status, const char *code,
 	va_list ap;
 
 	va_start(ap, fmt);
-	gw_res_vfail(res, status, code, fmt, ap);
+	vfail(res, status, code, fmt, ap);
 	va_end(ap);
 	return DH_OK;
 }
@@ -40,7 +44,7 @@ gw_res_bad(struct gw_ssm_result *res, int status, const char *code,
 	va_list ap;
 
 	va_start(ap, fmt);
-	gw_res_vfail(res, status, code, fmt, ap);
+	vfail(res, status, code, fmt, ap);
 	va_end(ap);
 	return -1;
 }

@@ -20,7 +20,6 @@
 #define GW_RES_H
 
 #include <cJSON.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,10 +30,6 @@
  * any body; always returns DH_OK (a handled client error). */
 int gw_res_fail(struct gw_ssm_result *res, int status, const char *code,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* gw_res_fail with a va_list; consumes ap. */
-void gw_res_vfail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 /* gw_res_fail for checkers: same effect, returns -1. */
 int gw_res_bad(struct gw_ssm_result *res, int status, const char *code,
