@@ -16,6 +16,7 @@
 #include "dh_json.h"
 #include "dh_time.h"
 #include "gw_docs.h"
+#include "gw_res.h"
 
 struct gw_session {
 	struct gw_store *st;
@@ -460,86 +461,6 @@ done:
 
 /* ------------------------------------------------------------ results */
 
-static void vfail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
-
-static void
-vfail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, va_list ap)
-{
-	res->status = status;
-	res->error_code = code;
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	cJSON_Delete(res->body);
-	res->body = NULL;
-}
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-/* Fill an AWS error into res; returns DH_OK (a handled client error). */
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfail(res, status, code, fmt, ap);
-	va_end(ap);
-	return DH_OK;
-}
-
-static int
-internal(struct gw_ssm_result *res, int r, const struct dh_err *e)
-{
-	(void)fail(res, 500, "InternalServerError", "%s",
-	    e != NULL && e->msg[0] != '\0' ? e->msg : dh_strerror(r));
-	return r;
-}
-
-static cJSON *
-ok_body(struct gw_ssm_result *res)
-{
-	res->status = 200;
-	res->error_code = NULL;
-	if (res->body == NULL)
-		res->body = cJSON_CreateObject();
-	return res->body;
-}
-
-/* String member of [min, max] bytes (required or not); -1 on error. */
-static int
-get_str(const cJSON *in, const char *key, int required, size_t min,
-    size_t max, const char **out, struct gw_ssm_result *res)
-{
-	struct dh_err e;
-	size_t n;
-
-	*out = NULL;
-	if (in != NULL && dh_json_opt_str(in, key, out, &e) != DH_OK) {
-		fail(res, 400, "ValidationException", "%s", e.msg);
-		return -1;
-	}
-	if (*out == NULL) {
-		if (!required)
-			return 0;
-		fail(res, 400, "ValidationException", "1 validation error"
-		    " detected: Value null at '%s' failed to satisfy"
-		    " constraint: Member must not be null", key);
-		return -1;
-	}
-	n = strlen(*out);
-	if (n < min || n > max) {
-		fail(res, 400, "ValidationException", "Value at '%s' failed to"
-		    " satisfy constraint: Member must have length between %zu"
-		    " and %zu", key, min, max);
-		return -1;
-	}
-	return 0;
-}
-
 static void
 owner_arn(const struct gw_ssm_ctx *c, char *out, size_t n)
 {
@@ -620,20 +541,22 @@ check_params(const cJSON *p, struct gw_ssm_result *res)
 	if (p == NULL || cJSON_IsNull(p))
 		return 0;
 	if (!cJSON_IsObject(p)) {
-		fail(res, 400, "ValidationException", "Parameters must be a map"
+		gw_res_fail(res, 400, "ValidationException",
+		    "Parameters must be a map"
 		    " of string lists");
 		return -1;
 	}
 	cJSON_ArrayForEach(e, p) {
 		if (!cJSON_IsArray(e) || strlen(e->string) > 255) {
-			fail(res, 400, "ValidationException", "Parameter %.64s"
+			gw_res_fail(res, 400, "ValidationException",
+			    "Parameter %.64s"
 			    " must be a list of strings", e->string);
 			return -1;
 		}
 		cJSON_ArrayForEach(v, e)
 			if (!cJSON_IsString(v) || strlen(v->valuestring) >
 			    65536) {
-				fail(res, 400, "ValidationException",
+				gw_res_fail(res, 400, "ValidationException",
 				    "Parameter %.64s must be a list of strings",
 				    e->string);
 				return -1;
@@ -665,41 +588,44 @@ op_start(const struct gw_ssm_ctx *c, const cJSON *in,
 	dh_buf_init(&pl, GW_CTRL_MAX_FRAME);
 	dh_err_clear(&e);
 	if (g == NULL)
-		return fail(res, 500, "InternalServerError", "sessions are not"
+		return gw_res_fail(res, 500, "InternalServerError",
+		    "sessions are not"
 		    " available on this gateway");
 	params = cJSON_GetObjectItemCaseSensitive(in, "Parameters");
-	if (get_str(in, "Target", 1, 1, 400, &target, res) != 0 ||
-	    get_str(in, "DocumentName", 0, 1, 200, &doc, res) != 0 ||
-	    get_str(in, "Reason", 0, 1, 256, &reason, res) != 0 ||
+	if (gw_res_req_str(in, "Target", 1, 400, &target, res) != 0 ||
+	    gw_res_opt_str(in, "DocumentName", 1, 200, &doc, res) != 0 ||
+	    gw_res_opt_str(in, "Reason", 1, 256, &reason, res) != 0 ||
 	    check_params(params, res) != 0)
 		return DH_OK;
 	if (doc == NULL)
 		doc = GW_DOCS_PREFS;
 	inst = malloc(sizeof(*inst));
 	if (inst == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = gw_store_instance_get(c->st, target, inst, &e);
 	free(inst);
 	if (r == DH_E_NOTFOUND || (r == DH_OK &&
 	    gw_ctrl_lookup(g->ctrl, target) == NULL))
-		return fail(res, 400, "TargetNotConnected", "%s is not"
+		return gw_res_fail(res, 400, "TargetNotConnected", "%s is not"
 		    " connected.", target);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	r = gw_docs_session_content(c->st, doc, &content, &e);
 	if (r == DH_E_NOTFOUND || r == DH_E_FORMAT)
-		return fail(res, 400, "InvalidDocument", r == DH_E_NOTFOUND ?
+		return gw_res_fail(res, 400, "InvalidDocument",
+		    r == DH_E_NOTFOUND ?
 		    "Document with name %s does not exist." : "Document %s is"
 		    " not a Session document.", doc);
 	if (r != DH_OK)
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	inputs = cJSON_GetObjectItemCaseSensitive(content, "inputs");
 	if (gw_session_minutes(inputs, "idleSessionTimeout",
 	    GW_SESSION_IDLE_DEFAULT_MIN, &idle) != DH_OK ||
 	    gw_session_minutes(inputs, "maxSessionDuration", 0, &max) !=
 	    DH_OK) {
 		cJSON_Delete(content);
-		return fail(res, 400, "InvalidDocument", "Document %s has a bad"
+		return gw_res_fail(res, 400, "InvalidDocument",
+		    "Document %s has a bad"
 		    " idleSessionTimeout or maxSessionDuration.", doc);
 	}
 	if (max > 0)
@@ -707,7 +633,7 @@ op_start(const struct gw_ssm_ctx *c, const cJSON *in,
 	owner_arn(c, owner, sizeof(owner));
 	if (new_session_id(c, sid, sizeof(sid)) != 0) {
 		cJSON_Delete(content);
-		return internal(res, DH_E_CRYPTO, NULL);
+		return gw_res_internal(res, DH_E_CRYPTO, NULL);
 	}
 	r = gw_session_shell_payload(sid, doc, owner, "", params, content,
 	    &pl, &e);
@@ -736,20 +662,21 @@ op_start(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r != DH_OK) {
 		(void)rec_status(c->st, sid, "Failed", c->now_ms, NULL);
 		if (r == DH_E_NOTFOUND || r == DH_E_TOOBIG)
-			return fail(res, 400, "TargetNotConnected", "%s is not"
+			return gw_res_fail(res, 400, "TargetNotConnected",
+			    "%s is not"
 			    " connected.", target);
-		return internal(res, r, &e);
+		return gw_res_internal(res, r, &e);
 	}
-	if (ok_body(res) == NULL || session_json(res->body, sid, token,
+	if (gw_res_ok(res) == NULL || session_json(res->body, sid, token,
 	    stream_host(c)) != 0) {
 		dh_wipe(token, sizeof(token));
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
 	dh_wipe(token, sizeof(token));
 	return DH_OK;
 fail_internal:
 	dh_buf_free(&pl);
-	return internal(res, r, &e);
+	return gw_res_internal(res, r, &e);
 }
 
 static int
@@ -764,39 +691,43 @@ op_resume(const struct gw_ssm_ctx *c, const cJSON *in,
 	int rc;
 
 	if (g == NULL)
-		return fail(res, 500, "InternalServerError", "sessions are not"
+		return gw_res_fail(res, 500, "InternalServerError",
+		    "sessions are not"
 		    " available on this gateway");
-	if (get_str(in, "SessionId", 1, 1, GW_RELAY_SID_MAX, &sid, res) != 0)
+	if (gw_res_req_str(in, "SessionId", 1, GW_RELAY_SID_MAX, &sid,
+	    res) != 0)
 		return DH_OK;
 	r = malloc(sizeof(*r));
 	if (r == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	dh_err_clear(&e);
 	rc = rec_get(c->st, sid, r, &e);
 	owner_arn(c, owner, sizeof(owner));
 	if (rc == DH_E_NOTFOUND) {
 		free(r);
-		return fail(res, 400, "DoesNotExistException", "Session with id"
+		return gw_res_fail(res, 400, "DoesNotExistException",
+		    "Session with id"
 		    " %s does not exist.", sid);
 	}
 	if (rc != DH_OK) {
 		free(r);
-		return internal(res, rc, &e);
+		return gw_res_internal(res, rc, &e);
 	}
 	if (strcmp(r->owner, owner) != 0) {
 		free(r);
-		return fail(res, 400, "AccessDeniedException", "Session %s"
+		return gw_res_fail(res, 400, "AccessDeniedException",
+		    "Session %s"
 		    " belongs to another user.", sid);
 	}
 	free(r);
 	rc = gw_relay_resume(g->relay, sid, c->now_ms, token, &e);
 	if (rc != DH_OK && rc != DH_E_STATE && rc != DH_E_NOTFOUND)
-		return internal(res, rc, &e);
+		return gw_res_internal(res, rc, &e);
 	if (rc != DH_OK)
 		token[0] = '\0';
-	if (ok_body(res) == NULL || session_json(res->body, sid, token,
+	if (gw_res_ok(res) == NULL || session_json(res->body, sid, token,
 	    stream_host(c)) != 0)
-		rc = internal(res, DH_E_NOMEM, NULL);
+		rc = gw_res_internal(res, DH_E_NOMEM, NULL);
 	else
 		rc = DH_OK;
 	dh_wipe(token, sizeof(token));
@@ -813,9 +744,11 @@ op_terminate(const struct gw_ssm_ctx *c, const cJSON *in,
 	int r;
 
 	if (g == NULL)
-		return fail(res, 500, "InternalServerError", "sessions are not"
+		return gw_res_fail(res, 500, "InternalServerError",
+		    "sessions are not"
 		    " available on this gateway");
-	if (get_str(in, "SessionId", 1, 1, GW_RELAY_SID_MAX, &sid, res) != 0)
+	if (gw_res_req_str(in, "SessionId", 1, GW_RELAY_SID_MAX, &sid,
+	    res) != 0)
 		return DH_OK;
 	dh_err_clear(&e);
 	r = gw_relay_terminate(g->relay, sid, c->now_ms, &e);
@@ -823,10 +756,10 @@ op_terminate(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (r == DH_OK)
 		r = rec_status(c->st, sid, "Terminated", c->now_ms, &e);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL ||
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL ||
 	    cJSON_AddStringToObject(res->body, "SessionId", sid) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -845,21 +778,24 @@ parse_dfilters(const cJSON *in, struct dfilter *f, struct gw_ssm_result *res)
 
 	memset(f, 0, sizeof(*f));
 	if (l != NULL && !cJSON_IsArray(l)) {
-		fail(res, 400, "ValidationException", "Filters must be a list");
+		gw_res_fail(res, 400, "ValidationException",
+		    "Filters must be a list");
 		return -1;
 	}
 	cJSON_ArrayForEach(e, l) {
 		k = jstr(e, "key");
 		v = jstr(e, "value");
 		if (k == NULL || v == NULL || strlen(v) > 400) {
-			fail(res, 400, "ValidationException", "each filter needs"
+			gw_res_fail(res, 400, "ValidationException",
+			    "each filter needs"
 			    " a key and a value");
 			return -1;
 		}
 		if (strcmp(k, "InvokedAfter") == 0 ||
 		    strcmp(k, "InvokedBefore") == 0) {
 			if (dh_time_parse_iso(v, &t) != DH_OK) {
-				fail(res, 400, "InvalidFilterValue", "%s must be"
+				gw_res_fail(res, 400, "InvalidFilterValue",
+				    "%s must be"
 				    " a date like 2018-08-29T00:00:00Z", k);
 				return -1;
 			}
@@ -876,7 +812,8 @@ parse_dfilters(const cJSON *in, struct dfilter *f, struct gw_ssm_result *res)
 		else if (strcmp(k, "SessionId") == 0)
 			f->sid = v;
 		else {
-			fail(res, 400, "InvalidFilterKey", "The filter key %.64s"
+			gw_res_fail(res, 400, "InvalidFilterKey",
+			    "The filter key %.64s"
 			    " is not valid.", k);
 			return -1;
 		}
@@ -943,37 +880,39 @@ op_describe(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON *arr, *item;
 	int present, rc, active;
 
-	if (get_str(in, "State", 1, 1, 16, &state, res) != 0 ||
-	    get_str(in, "NextToken", 0, 1, 32, &next, res) != 0 ||
+	if (gw_res_req_str(in, "State", 1, 16, &state, res) != 0 ||
+	    gw_res_opt_str(in, "NextToken", 1, 32, &next, res) != 0 ||
 	    parse_dfilters(in, &f, res) != 0)
 		return DH_OK;
 	if (strcmp(state, "Active") != 0 && strcmp(state, "History") != 0)
-		return fail(res, 400, "ValidationException", "State must be"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "State must be"
 		    " Active or History");
 	active = strcmp(state, "Active") == 0;
 	if (dh_json_opt_int(in, "MaxResults", 1, 200, &max, &present, &e) !=
 	    DH_OK)
-		return fail(res, 400, "ValidationException", "%s", e.msg);
+		return gw_res_fail(res, 400, "ValidationException", "%s",
+		    e.msg);
 	if (next != NULL) {
 		char *end = NULL;
 
 		skip = strtoll(next, &end, 10);
 		if (end == next || *end != '\0' || skip < 0)
-			return fail(res, 400, "InvalidNextToken", "The"
+			return gw_res_fail(res, 400, "InvalidNextToken", "The"
 			    " specified token is not valid.");
 	}
 	r = malloc(sizeof(*r));
-	arr = ok_body(res) != NULL ? cJSON_AddArrayToObject(res->body,
+	arr = gw_res_ok(res) != NULL ? cJSON_AddArrayToObject(res->body,
 	    "Sessions") : NULL;
 	if (r == NULL || arr == NULL) {
 		free(r);
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
 	rc = prep(db, &s, &e, "SELECT " REC_COLS " FROM sessions ORDER BY"
 	    " start_ms DESC, id", "");
 	if (rc != DH_OK) {
 		free(r);
-		return internal(res, rc, &e);
+		return gw_res_internal(res, rc, &e);
 	}
 	while (n <= max && sqlite3_step(s) == SQLITE_ROW) {
 		memset(r, 0, sizeof(*r));
