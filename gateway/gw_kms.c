@@ -19,6 +19,7 @@
 #include "dh_enc.h"
 #include "dh_hash.h"
 #include "dh_uuid.h"
+#include "gw_res.h"
 
 #define KMS_SRC "kms.amazonaws.com"
 #define OPS (GW_SSM_OPERATOR | GW_SSM_INSTANCE)
@@ -374,30 +375,11 @@ gw_kms_master_key(const char *state_dir, unsigned char key[GW_KMS_KEY_LEN],
 
 /* -------------------------------------------------------------- helpers */
 
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	res->status = status;
-	res->error_code = code;
-	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	va_end(ap);
-	cJSON_Delete(res->body);
-	res->body = NULL;
-	return DH_OK;
-}
-
+/* KMS spells its 500 KMSInternalException (not gw_res_internal); returns r. */
 static int
 internal(struct gw_ssm_result *res, int r, const char *msg)
 {
-	fail(res, 500, "KMSInternalException", "%s", msg);
+	gw_res_fail(res, 500, "KMSInternalException", "%s", msg);
 	return r;
 }
 
@@ -514,13 +496,6 @@ done:
 	return r;
 }
 
-static int
-add_time_s(cJSON *o, const char *k, int64_t ms)
-{
-	return cJSON_AddNumberToObject(o, k, (double)ms / 1000.0) == NULL ?
-	    -1 : 0;
-}
-
 /* KeyMetadata of key id into a new object under out. */
 static int
 add_metadata(const struct gw_ssm_ctx *c, const char *id, cJSON *out)
@@ -547,7 +522,8 @@ add_metadata(const struct gw_ssm_ctx *c, const char *id, cJSON *out)
 	if (cJSON_AddStringToObject(m, "AWSAccountId", c->account) == NULL ||
 	    cJSON_AddStringToObject(m, "KeyId", id) == NULL ||
 	    cJSON_AddStringToObject(m, "Arn", arn) == NULL ||
-	    add_time_s(m, "CreationDate", sqlite3_column_int64(s, 1)) != 0 ||
+	    gw_res_add_time(m, "CreationDate", sqlite3_column_int64(s,
+	    1)) != 0 ||
 	    cJSON_AddBoolToObject(m, "Enabled", enabled) == NULL ||
 	    cJSON_AddStringToObject(m, "Description", (const char *)
 	    sqlite3_column_text(s, 0)) == NULL ||
@@ -584,14 +560,16 @@ not_found(const struct gw_ssm_ctx *c, const char *arg,
 	char arn[MAX_KEY_ID + 128];
 
 	if (arg == NULL)
-		return fail(res, 400, "ValidationException", "1 validation"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "1 validation"
 		    " error detected: Value null at 'keyId' failed to satisfy"
 		    " constraint: Member must not be null");
 	if (strncmp(arg, "arn:", 4) == 0 || strncmp(arg, "alias/", 6) == 0)
 		snprintf(arn, sizeof(arn), "%s", arg);
 	else
 		key_arn(c, arg, arn, sizeof(arn));
-	return fail(res, 400, "NotFoundException", "%s '%s' does not exist",
+	return gw_res_fail(res, 400, "NotFoundException",
+	    "%s '%s' does not exist",
 	    strstr(arn, "alias/") != NULL ? "Alias" : "Key", arn);
 }
 
@@ -616,17 +594,21 @@ op_create_key(const struct gw_ssm_ctx *c, const cJSON *in,
 	int r;
 
 	if (desc != NULL && strlen(desc) > 8192)
-		return fail(res, 400, "ValidationException", "Description is"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Description is"
 		    " longer than 8192 characters");
 	if (usage != NULL && strcmp(usage, "ENCRYPT_DECRYPT") != 0)
-		return fail(res, 400, "UnsupportedOperationException", "this"
+		return gw_res_fail(res, 400, "UnsupportedOperationException",
+		    "this"
 		    " KMS serves ENCRYPT_DECRYPT keys only");
 	if ((spec != NULL && strcmp(spec, "SYMMETRIC_DEFAULT") != 0) ||
 	    (cspec != NULL && strcmp(cspec, "SYMMETRIC_DEFAULT") != 0))
-		return fail(res, 400, "UnsupportedOperationException", "this"
+		return gw_res_fail(res, 400, "UnsupportedOperationException",
+		    "this"
 		    " KMS serves SYMMETRIC_DEFAULT keys only");
 	if (origin != NULL && strcmp(origin, "AWS_KMS") != 0)
-		return fail(res, 400, "UnsupportedOperationException", "this"
+		return gw_res_fail(res, 400, "UnsupportedOperationException",
+		    "this"
 		    " KMS creates its own key material (Origin AWS_KMS)");
 	dh_err_clear(&e);
 	r = gw_kms_master_key(c->state_dir, master, &e);
@@ -709,7 +691,8 @@ op_list_keys(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (lim != NULL) {
 		if (!cJSON_IsNumber(lim) || lim->valuedouble < 1 ||
 		    lim->valuedouble > 1000)
-			return fail(res, 400, "ValidationException", "Limit must"
+			return gw_res_fail(res, 400, "ValidationException",
+			    "Limit must"
 			    " be between 1 and 1000");
 		limit = (int64_t)lim->valuedouble;
 	}
@@ -776,11 +759,13 @@ op_create_alias(const struct gw_ssm_ctx *c, const cJSON *in,
 	int r, rc;
 
 	if (!valid_alias(name))
-		return fail(res, 400, "ValidationException", "AliasName must"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "AliasName must"
 		    " look like alias/[a-zA-Z0-9/_-]+ and not start with"
 		    " alias/aws/");
 	if (target != NULL && strncmp(target, "alias/", 6) == 0)
-		return fail(res, 400, "ValidationException", "TargetKeyId must"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "TargetKeyId must"
 		    " be a key id or key ARN");
 	r = resolve(c, target, id);
 	if (r == DH_E_NOTFOUND)
@@ -796,7 +781,8 @@ op_create_alias(const struct gw_ssm_ctx *c, const cJSON *in,
 	rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	if (rc == SQLITE_CONSTRAINT)
-		return fail(res, 400, "AlreadyExistsException", "An alias with"
+		return gw_res_fail(res, 400, "AlreadyExistsException",
+		    "An alias with"
 		    " the name arn:aws:kms:%s:%s:%s already exists", c->region,
 		    c->account, name);
 	if (rc != SQLITE_DONE)
@@ -894,14 +880,15 @@ seal_result(const struct gw_ssm_ctx *c, const cJSON *in, const void *pt,
 	if (r != DH_OK)
 		return internal(res, r, e.msg);
 	if (!enabled) {
-		r = fail(res, 400, "DisabledException", "arn:aws:kms:%s:%s:key/"
+		r = gw_res_fail(res, 400, "DisabledException",
+		    "arn:aws:kms:%s:%s:key/"
 		    "%s is disabled.", c->region, c->account, id);
 		goto done;
 	}
 	r = gw_kms_seal(key, id, cJSON_GetObjectItemCaseSensitive(in,
 	    "EncryptionContext"), pt, n, &blob, &e);
 	if (r == DH_E_FORMAT || r == DH_E_TOOBIG) {
-		r = fail(res, 400, "ValidationException", "%s", e.msg);
+		r = gw_res_fail(res, 400, "ValidationException", "%s", e.msg);
 		goto done;
 	}
 	if (r != DH_OK) {
@@ -934,12 +921,13 @@ generate(const struct gw_ssm_ctx *c, const cJSON *in, int show,
 	int r;
 
 	if ((nb == NULL) == (spec == NULL))
-		return fail(res, 400, "ValidationException", "Please specify"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "Please specify"
 		    " either number of bytes or key spec.");
 	if (nb != NULL) {
 		if (!cJSON_IsNumber(nb) || nb->valuedouble < 1 ||
 		    nb->valuedouble > 1024)
-			return fail(res, 400, "ValidationException", "1"
+			return gw_res_fail(res, 400, "ValidationException", "1"
 			    " validation error detected: Value at"
 			    " 'numberOfBytes' failed to satisfy constraint:"
 			    " Member must have value between 1 and 1024");
@@ -949,7 +937,8 @@ generate(const struct gw_ssm_ctx *c, const cJSON *in, int show,
 	} else if (strcmp(spec, "AES_128") == 0) {
 		n = 16;
 	} else
-		return fail(res, 400, "ValidationException", "1 validation"
+		return gw_res_fail(res, 400, "ValidationException",
+		    "1 validation"
 		    " error detected: Value at 'keySpec' failed to satisfy"
 		    " constraint: Member must satisfy enum value set: [AES_256,"
 		    " AES_128]");
@@ -981,7 +970,8 @@ blob_arg(const cJSON *in, const char *k, size_t max, struct dh_buf *out,
 	const char *b64 = str_arg(in, k);
 
 	if (b64 == NULL || strlen(b64) == 0) {
-		fail(res, 400, "ValidationException", "1 validation error"
+		gw_res_fail(res, 400, "ValidationException",
+		    "1 validation error"
 		    " detected: Value at '%s' failed to satisfy constraint:"
 		    " Member must have length greater than or equal to 1", k);
 		return -1;
@@ -989,7 +979,8 @@ blob_arg(const cJSON *in, const char *k, size_t max, struct dh_buf *out,
 	if (strlen(b64) > dh_b64_encoded_size(max) ||
 	    dh_b64_decode(b64, strlen(b64), out) != DH_OK || out->len == 0 ||
 	    out->len > max) {
-		fail(res, 400, "ValidationException", "%s must be base64 of 1 to"
+		gw_res_fail(res, 400, "ValidationException",
+		    "%s must be base64 of 1 to"
 		    " %zu bytes", k, max);
 		return -1;
 	}
@@ -1029,13 +1020,15 @@ op_decrypt(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (blob_arg(in, "CiphertextBlob", GW_KMS_MAX_BLOB, &blob, res) != 0)
 		goto done;
 	if (algo != NULL && strcmp(algo, "SYMMETRIC_DEFAULT") != 0) {
-		fail(res, 400, "InvalidKeyUsageException", "%s is not valid for"
+		gw_res_fail(res, 400, "InvalidKeyUsageException",
+		    "%s is not valid for"
 		    " a symmetric key", algo);
 		goto done;
 	}
 	if (gw_kms_blob_key_id(blob.d, blob.len, id, sizeof(id)) != DH_OK ||
 	    strlen(id) != ID_LEN) {
-		fail(res, 400, "InvalidCiphertextException", "The ciphertext"
+		gw_res_fail(res, 400, "InvalidCiphertextException",
+		    "The ciphertext"
 		    " refers to a customer master key that does not exist, does"
 		    " not exist in this region, or you are not allowed to"
 		    " access.");
@@ -1052,7 +1045,8 @@ op_decrypt(const struct gw_ssm_ctx *c, const cJSON *in,
 			goto done;
 		}
 		if (strcmp(wid, id) != 0) {
-			fail(res, 400, "IncorrectKeyException", "The key ID in"
+			gw_res_fail(res, 400, "IncorrectKeyException",
+			    "The key ID in"
 			    " the request does not identify a CMK that can"
 			    " perform this operation.");
 			goto done;
@@ -1061,7 +1055,7 @@ op_decrypt(const struct gw_ssm_ctx *c, const cJSON *in,
 	dh_err_clear(&e);
 	r = load_key(c, id, key, &enabled, &e);
 	if (r == DH_E_NOTFOUND) {
-		r = fail(res, 400, "InvalidCiphertextException", "The"
+		r = gw_res_fail(res, 400, "InvalidCiphertextException", "The"
 		    " ciphertext refers to a customer master key that does not"
 		    " exist.");
 		goto done;
@@ -1071,14 +1065,15 @@ op_decrypt(const struct gw_ssm_ctx *c, const cJSON *in,
 		goto done;
 	}
 	if (!enabled) {
-		fail(res, 400, "DisabledException", "arn:aws:kms:%s:%s:key/%s"
+		gw_res_fail(res, 400, "DisabledException",
+		    "arn:aws:kms:%s:%s:key/%s"
 		    " is disabled.", c->region, c->account, id);
 		goto done;
 	}
 	r = gw_kms_open(key, cJSON_GetObjectItemCaseSensitive(in,
 	    "EncryptionContext"), blob.d, blob.len, &pt, &e);
 	if (r != DH_OK) {
-		r = fail(res, 400, "InvalidCiphertextException", "%s",
+		r = gw_res_fail(res, 400, "InvalidCiphertextException", "%s",
 		    r == DH_E_INTEGRITY ? "" : e.msg);
 		goto done;
 	}
