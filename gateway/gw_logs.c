@@ -16,6 +16,7 @@
 #include "dh_enc.h"
 #include "dh_hash.h"
 #include "gw_kms.h"
+#include "gw_res.h"
 
 #define LOGS_SRC "logs.amazonaws.com"
 #define OPS (GW_SSM_OPERATOR | GW_SSM_INSTANCE)
@@ -275,35 +276,15 @@ gw_logs_token_parse(const char *tok, char *dir, int64_t *ts, int64_t *id)
 /* -------------------------------------------------------------- helpers */
 
 static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	res->status = status;
-	res->error_code = code;
-	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	va_end(ap);
-	cJSON_Delete(res->body);
-	res->body = NULL;
-	return DH_OK;
-}
-
-static int
 bad(struct gw_ssm_result *res, const char *msg)
 {
-	return fail(res, 400, "InvalidParameterException", "%s", msg);
+	return gw_res_fail(res, 400, "InvalidParameterException", "%s", msg);
 }
 
 static int
 db_err(const struct gw_ssm_ctx *c, struct gw_ssm_result *res)
 {
-	fail(res, 500, "ServiceUnavailableException", "store: %s",
+	gw_res_fail(res, 500, "ServiceUnavailableException", "store: %s",
 	    sqlite3_errmsg(gw_store_db(c->st)));
 	return DH_E_IO;
 }
@@ -311,7 +292,7 @@ db_err(const struct gw_ssm_ctx *c, struct gw_ssm_result *res)
 static int
 nomem(struct gw_ssm_result *res)
 {
-	fail(res, 500, "ServiceUnavailableException", "out of memory");
+	gw_res_fail(res, 500, "ServiceUnavailableException", "out of memory");
 	return DH_E_NOMEM;
 }
 
@@ -476,7 +457,8 @@ opt_int(const cJSON *in, const char *key, int64_t min, int64_t max,
 		return 0;
 	if (!cJSON_IsNumber(x) || x->valuedouble < (double)min ||
 	    x->valuedouble > (double)max) {
-		fail(res, 400, "InvalidParameterException", "1 validation error"
+		gw_res_fail(res, 400, "InvalidParameterException",
+		    "1 validation error"
 		    " detected: Value at '%s' failed to satisfy constraint:"
 		    " Member must be a number between %" PRId64 " and %" PRId64,
 		    key, min, max);
@@ -535,7 +517,8 @@ group_missing(const struct gw_ssm_ctx *c, const char *g, int64_t *retention,
 	int r = group_get(c, g, retention);
 
 	if (r == DH_E_NOTFOUND) {
-		fail(res, 400, "ResourceNotFoundException", "The specified log"
+		gw_res_fail(res, 400, "ResourceNotFoundException",
+		    "The specified log"
 		    " group does not exist.");
 		return -1;
 	}
@@ -570,7 +553,8 @@ op_create_group(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (kms != NULL) {
 		r = gw_kms_key_arn(c, kms, karn, sizeof(karn));
 		if (r == DH_E_NOTFOUND)
-			return fail(res, 400, "InvalidParameterException",
+			return gw_res_fail(res, 400,
+			    "InvalidParameterException",
 			    "The specified KMS key does not exist or is not"
 			    " allowed to be used with Arn"
 			    " 'arn:aws:logs:%s:%s:log-group:%s'", c->region,
@@ -580,7 +564,7 @@ op_create_group(const struct gw_ssm_ctx *c, const cJSON *in,
 	}
 	r = group_get(c, g, NULL);
 	if (r == DH_OK)
-		return fail(res, 400, "ResourceAlreadyExistsException",
+		return gw_res_fail(res, 400, "ResourceAlreadyExistsException",
 		    "The specified log group already exists");
 	if (r != DH_E_NOTFOUND)
 		return db_err(c, res);
@@ -770,7 +754,7 @@ op_create_stream(const struct gw_ssm_ctx *c, const cJSON *in,
 		return DH_OK;
 	r = stream_exists(c, g, st);
 	if (r == DH_OK)
-		return fail(res, 400, "ResourceAlreadyExistsException",
+		return gw_res_fail(res, 400, "ResourceAlreadyExistsException",
 		    "The specified log stream already exists");
 	if (r != DH_E_NOTFOUND)
 		return db_err(c, res);
@@ -972,7 +956,8 @@ read_events(const cJSON *list, struct gw_logs_event **evp, size_t *np,
 
 		if (!cJSON_IsNumber(ts) || msg == NULL ||
 		    ts->valuedouble < 0 || ts->valuedouble > 9.2e15) {
-			fail(res, 400, "InvalidParameterException", "Log event"
+			gw_res_fail(res, 400, "InvalidParameterException",
+			    "Log event"
 			    " %zu needs a numeric timestamp and a string"
 			    " message", n);
 			free(ev);
@@ -1069,7 +1054,8 @@ op_put_events(const struct gw_ssm_ctx *c, const cJSON *in,
 		goto done;
 	r = stream_get(c, g, st, &row);
 	if (r == DH_E_NOTFOUND) {
-		fail(res, 400, "ResourceNotFoundException", "The specified log"
+		gw_res_fail(res, 400, "ResourceNotFoundException",
+		    "The specified log"
 		    " stream does not exist.");
 		goto done;
 	}
@@ -1079,13 +1065,14 @@ op_put_events(const struct gw_ssm_ctx *c, const cJSON *in,
 	}
 	gw_logs_check_batch(ev, n, c->now_ms, (int)retention, &v);
 	if (v.error != NULL) {
-		fail(res, 400, v.error, "%s", v.message);
+		gw_res_fail(res, 400, v.error, "%s", v.message);
 		goto done;
 	}
 	seq_token(row.seq, tok);
 	if (given != NULL && row.seq > 0 && strcmp(given,
 	    row.last_token_in) == 0 && strcmp(hash, row.last_hash) == 0) {
-		fail(res, 400, "DataAlreadyAcceptedException", "The given batch"
+		gw_res_fail(res, 400, "DataAlreadyAcceptedException",
+		    "The given batch"
 		    " of log events has already been accepted. The next batch"
 		    " can be sent with sequenceToken: %s", tok);
 		goto done;
@@ -1183,7 +1170,7 @@ op_get_events(const struct gw_ssm_ctx *c, const cJSON *in,
 		return DH_OK;
 	r = stream_exists(c, g, st);
 	if (r == DH_E_NOTFOUND)
-		return fail(res, 400, "ResourceNotFoundException", "The"
+		return gw_res_fail(res, 400, "ResourceNotFoundException", "The"
 		    " specified log stream does not exist.");
 	if (r != DH_OK)
 		return db_err(c, res);
@@ -1346,7 +1333,8 @@ op_filter_events(const struct gw_ssm_ctx *c, const cJSON *in,
 		return bad(res, "The specified nextToken is invalid.");
 	dh_err_clear(&e);
 	if (gw_logs_filter_parse(pattern, &f, &e) != DH_OK)
-		return fail(res, 400, "InvalidParameterException", "Invalid"
+		return gw_res_fail(res, 400, "InvalidParameterException",
+		    "Invalid"
 		    " filter pattern: %s", e.msg);
 	if (group_missing(c, g, NULL, res) != 0)
 		goto done;
