@@ -73,8 +73,8 @@ seed_store(void)
 	atexit(cleanup);
 	for (i = 0; i < 7; i++) {
 		memset(&a, 0, sizeof(a));
-		snprintf(a.id, sizeof(a.id), "00000000-0000-4000-8000-00000000000%d",
-		    i);
+		snprintf(a.id, sizeof(a.id), "00000000-0000-4000-8000-00000000000%c",
+		    (char)('0' + i));
 		snprintf(a.iam_role, sizeof(a.iam_role), "role%d", i % 2);
 		a.limit = 10;
 		a.expires_ms = 1790000000000LL + 86400000LL;
@@ -83,7 +83,8 @@ seed_store(void)
 	}
 	for (i = 0; i < 6; i++) {
 		memset(in, 0, sizeof(*in));
-		snprintf(in->id, sizeof(in->id), "mi-0000000000000000%d", i);
+		snprintf(in->id, sizeof(in->id), "mi-0000000000000000%c",
+		    (char)('0' + i));
 		snprintf(in->activation_id, sizeof(in->activation_id), "%s",
 		    a.id);
 		in->registered_ms = 1790000000000LL - i % 2;
