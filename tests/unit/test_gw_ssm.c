@@ -32,6 +32,7 @@
 #include "gw_ctrl.h"
 #include "gw_ssm.h"
 #include "gw_store.h"
+#include "gw_testutil.h"
 
 #define NOW_MS 1790000000000LL
 
@@ -45,13 +46,8 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct dh_err e;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/gwssmXXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/gw.db", f->dir);
-	if (gw_store_open(f->db, &f->st, &e) != DH_OK)
+	if (gw_test_store_open("/tmp/gwssmXXXXXX", f->dir, f->db, &f->st) != 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -61,15 +57,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
-	gw_store_close(f->st);
-	unlink(f->db);
-	snprintf(p, sizeof(p), "%s-wal", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->db);
-	unlink(p);
-	rmdir(f->dir);
+	gw_test_store_close(f->st, f->dir, f->db);
 	free(f);
 	return 0;
 }
@@ -85,12 +74,7 @@ call(struct fx *f, const struct gw_principal *who, const char *target,
 
 	assert_int_equal(dh_json_parse(json, strlen(json), 1 << 20, &in, NULL),
 	    DH_OK);
-	memset(&c, 0, sizeof(c));
-	c.st = f->st;
-	c.region = "us-east-1";
-	c.account = "123456789012";
-	c.who = who;
-	c.now_ms = now_ms;
+	gw_test_ctx(&c, f->st, who, now_ms);
 	assert_non_null(gw_ssm_find(target));
 	(void)gw_ssm_call(&c, gw_ssm_find(target), in, &res);
 	cJSON_Delete(in);
