@@ -26,6 +26,7 @@
 #include "gw_patch.h"
 #include "gw_ssm.h"
 #include "gw_store.h"
+#include "gw_testutil.h"
 
 #define NOW_MS 1790000000000LL
 #define MI "mi-0123456789abcdef0"
@@ -42,11 +43,8 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	struct gw_store_instance in;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/gwpatchXXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/gw.db", f->dir);
-	if (gw_store_open(f->db, &f->st, NULL) != DH_OK)
+	if (gw_test_store_open("/tmp/gwpatchXXXXXX", f->dir, f->db,
+	    &f->st) != 0)
 		return -1;
 	memset(&in, 0, sizeof(in));
 	snprintf(in.id, sizeof(in.id), MI);
@@ -64,15 +62,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
-	gw_store_close(f->st);
-	unlink(f->db);
-	snprintf(p, sizeof(p), "%s-wal", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->db);
-	unlink(p);
-	rmdir(f->dir);
+	gw_test_store_close(f->st, f->dir, f->db);
 	free(f);
 	return 0;
 }
@@ -89,12 +80,7 @@ call_as(struct fx *f, const struct gw_principal *who, const char *op,
 	snprintf(target, sizeof(target), "AmazonSSM.%s", op);
 	assert_int_equal(dh_json_parse(json, strlen(json), 8 << 20, &in, NULL),
 	    DH_OK);
-	memset(&c, 0, sizeof(c));
-	c.st = f->st;
-	c.region = "us-east-1";
-	c.account = "123456789012";
-	c.who = who;
-	c.now_ms = NOW_MS;
+	gw_test_ctx(&c, f->st, who, NOW_MS);
 	assert_non_null(gw_ssm_find(target));
 	(void)gw_ssm_call(&c, gw_ssm_find(target), in, &res);
 	cJSON_Delete(in);
