@@ -20,6 +20,7 @@
 #include "gw_logs.h"
 #include "gw_ssm.h"
 #include "gw_store.h"
+#include "gw_testutil.h"
 
 #define NOW 1790000000000LL
 #define HOUR (3600LL * 1000)
@@ -182,13 +183,8 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct dh_err e;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/gwlogsXXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/gw.db", f->dir);
-	if (gw_store_open(f->db, &f->st, &e) != DH_OK)
+	if (gw_test_store_open("/tmp/gwlogsXXXXXX", f->dir, f->db, &f->st) != 0)
 		return -1;
 	f->who.kind = GW_AUTH_OPERATOR;
 	*state = f;
@@ -199,15 +195,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
-	gw_store_close(f->st);
-	unlink(f->db);
-	snprintf(p, sizeof(p), "%s-wal", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->db);
-	unlink(p);
-	rmdir(f->dir);
+	gw_test_store_close(f->st, f->dir, f->db);
 	free(f);
 	return 0;
 }
@@ -221,12 +210,7 @@ call(struct fx *f, const char *op, const char *json)
 	cJSON *in = NULL;
 
 	snprintf(target, sizeof(target), "Logs_20140328.%s", op);
-	memset(&c, 0, sizeof(c));
-	c.st = f->st;
-	c.region = "us-east-1";
-	c.account = "123456789012";
-	c.who = &f->who;
-	c.now_ms = NOW;
+	gw_test_ctx(&c, f->st, &f->who, NOW);
 	c.state_dir = f->dir;
 	assert_int_equal(dh_json_parse(json, strlen(json), 1 << 20, &in, NULL),
 	    DH_OK);
