@@ -22,6 +22,7 @@
 #include "gw_kms.h"
 #include "gw_ssm.h"
 #include "gw_store.h"
+#include "gw_testutil.h"
 
 #define NOW 1790000000000LL
 #define KID "0b9c8d1e-2f3a-4b5c-8d7e-6f5a4b3c2d1e"
@@ -155,13 +156,8 @@ static int
 setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct dh_err e;
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/gwkmsXXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/gw.db", f->dir);
-	if (gw_store_open(f->db, &f->st, &e) != DH_OK)
+	if (gw_test_store_open("/tmp/gwkmsXXXXXX", f->dir, f->db, &f->st) != 0)
 		return -1;
 	f->who.kind = GW_AUTH_OPERATOR;
 	*state = f;
@@ -174,15 +170,9 @@ teardown(void **state)
 	struct fx *f = *state;
 	char p[128];
 
-	gw_store_close(f->st);
-	unlink(f->db);
-	snprintf(p, sizeof(p), "%s-wal", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->db);
-	unlink(p);
 	snprintf(p, sizeof(p), "%s/%s", f->dir, GW_KMS_MASTER_FILE);
 	unlink(p);
-	rmdir(f->dir);
+	gw_test_store_close(f->st, f->dir, f->db);
 	free(f);
 	return 0;
 }
@@ -217,12 +207,7 @@ call(struct fx *f, const char *op, const char *json)
 	cJSON *in = js(json);
 
 	snprintf(target, sizeof(target), "TrentService.%s", op);
-	memset(&c, 0, sizeof(c));
-	c.st = f->st;
-	c.region = "us-east-1";
-	c.account = "123456789012";
-	c.who = &f->who;
-	c.now_ms = NOW;
+	gw_test_ctx(&c, f->st, &f->who, NOW);
 	c.state_dir = f->dir;
 	assert_non_null(gw_ssm_find(target));
 	gw_ssm_call(&c, gw_ssm_find(target), in, &res);
