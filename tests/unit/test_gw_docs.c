@@ -22,6 +22,7 @@
 #include "gw_docs.h"
 #include "gw_ssm.h"
 #include "gw_store.h"
+#include "gw_testutil.h"
 
 #define NOW_MS 1790000000000LL
 
@@ -132,11 +133,7 @@ setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/gwdocsXXXXXX");
-	if (mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/gw.db", f->dir);
-	if (gw_store_open(f->db, &f->st, NULL) != DH_OK)
+	if (gw_test_store_open("/tmp/gwdocsXXXXXX", f->dir, f->db, &f->st) != 0)
 		return -1;
 	f->who.kind = GW_AUTH_OPERATOR;
 	snprintf(f->who.name, sizeof(f->who.name), "alice");
@@ -148,15 +145,8 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
-	gw_store_close(f->st);
-	unlink(f->db);
-	snprintf(p, sizeof(p), "%s-wal", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->db);
-	unlink(p);
-	rmdir(f->dir);
+	gw_test_store_close(f->st, f->dir, f->db);
 	free(f);
 	return 0;
 }
@@ -181,13 +171,8 @@ run(struct fx *f, const char *name, cJSON *in, cJSON **body)
 	struct gw_ssm_result res;
 	struct gw_ssm_ctx c;
 
-	memset(&c, 0, sizeof(c));
+	gw_test_ctx(&c, f->st, &f->who, NOW_MS);
 	memset(&res, 0, sizeof(res));
-	c.st = f->st;
-	c.region = "us-east-1";
-	c.account = "123456789012";
-	c.who = &f->who;
-	c.now_ms = NOW_MS;
 	(void)op(name)->fn(&c, in, &res);
 	cJSON_Delete(in);
 	snprintf(code, sizeof(code), "%s", res.error_code != NULL ?
