@@ -24,6 +24,7 @@
 #include "gw_ctrl.h"
 #include "gw_session.h"
 #include "gw_store.h"
+#include "gw_testutil.h"
 
 #define T0 1790000000000LL
 #define INST "mi-0123456789abcdef0"
@@ -149,12 +150,8 @@ setup(void **state)
 	struct fx *f = calloc(1, sizeof(*f));
 	struct gw_store_instance *in = calloc(1, sizeof(*in));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/gwsessXXXXXX");
-	if (in == NULL || mkdtemp(f->dir) == NULL)
-		return -1;
-	snprintf(f->db, sizeof(f->db), "%s/gw.db", f->dir);
-	if (gw_store_open(f->db, &f->st, NULL) != DH_OK ||
-	    gw_ctrl_new(f->st, &f->ctrl, NULL) != DH_OK)
+	if (in == NULL || gw_test_store_open("/tmp/gwsessXXXXXX", f->dir, f->db,
+	    &f->st) != 0 || gw_ctrl_new(f->st, &f->ctrl, NULL) != DH_OK)
 		return -1;
 	snprintf(in->id, sizeof(in->id), INST);
 	in->registered_ms = T0;
@@ -174,17 +171,10 @@ static int
 teardown(void **state)
 {
 	struct fx *f = *state;
-	char p[128];
 
 	gw_session_free(f->sess);
 	gw_ctrl_free(f->ctrl);
-	gw_store_close(f->st);
-	unlink(f->db);
-	snprintf(p, sizeof(p), "%s-wal", f->db);
-	unlink(p);
-	snprintf(p, sizeof(p), "%s-shm", f->db);
-	unlink(p);
-	rmdir(f->dir);
+	gw_test_store_close(f->st, f->dir, f->db);
 	free(f);
 	return 0;
 }
@@ -201,13 +191,8 @@ run(struct fx *f, const char *name, const char *json, int64_t now,
 
 	assert_int_equal(dh_json_parse(json, strlen(json), 1 << 16, &in, NULL),
 	    DH_OK);
-	memset(&c, 0, sizeof(c));
+	gw_test_ctx(&c, f->st, &f->who, now);
 	memset(&res, 0, sizeof(res));
-	c.st = f->st;
-	c.region = "us-east-1";
-	c.account = "123456789012";
-	c.who = &f->who;
-	c.now_ms = now;
 	c.sessions = f->sess;
 	c.host = "gw.example:8443";
 	for (i = 0; i < gw_session_n_ops; i++)
