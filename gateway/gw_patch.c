@@ -28,8 +28,8 @@
 
 /* ------------------------------------------------------------ helpers */
 
-/* Not gw_res_opt_str: the length message here carries the "1 validation
- * error detected: " prefix botocore-era clients of these calls see. */
+/* Not gw_res_opt_str: this module's length message has always carried the
+ * "1 validation error detected: " prefix; kept so its messages stay. */
 static int
 opt_str(const cJSON *in, const char *key, size_t min, size_t max,
     const char **out, struct gw_ssm_result *res)
