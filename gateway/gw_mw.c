@@ -16,66 +16,12 @@
 #include "dh_time.h"
 #include "dh_uuid.h"
 #include "gw_cmd.h"
+#include "gw_res.h"
 
 /* ============================================================ windows */
 
 #define SSM_SRC "ssm.amazonaws.com"
 #define DOC_MAX (1024 * 1024)
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static int
-fail(struct gw_ssm_result *res, int status, const char *code,
-    const char *fmt, ...)
-{
-	va_list ap;
-
-	res->status = status;
-	res->error_code = code;
-	va_start(ap, fmt);
-	vsnprintf(res->message, sizeof(res->message), fmt, ap);
-	va_end(ap);
-	cJSON_Delete(res->body);
-	res->body = NULL;
-	return DH_OK;
-}
-
-static int
-internal(struct gw_ssm_result *res, int r, const struct dh_err *e)
-{
-	fail(res, 500, "InternalServerError", "%s",
-	    e != NULL && e->msg[0] != '\0' ? e->msg : dh_strerror(r));
-	return r;
-}
-
-static cJSON *
-ok_body(struct gw_ssm_result *res)
-{
-	res->status = 200;
-	res->error_code = NULL;
-	if (res->body == NULL)
-		res->body = cJSON_CreateObject();
-	return res->body;
-}
-
-static const cJSON *
-member(const cJSON *o, const char *k)
-{
-	const cJSON *m = cJSON_IsObject(o) ?
-	    cJSON_GetObjectItemCaseSensitive(o, k) : NULL;
-
-	return cJSON_IsNull(m) ? NULL : m;
-}
-
-static const char *
-str_or(const cJSON *o, const char *k, const char *d)
-{
-	const char *v = cJSON_GetStringValue(member(o, k));
-
-	return v != NULL ? v : d;
-}
 
 static int
 sql_prep(struct gw_store *st, sqlite3_stmt **out, struct dh_err *err,
@@ -180,23 +126,23 @@ window_next(const cJSON *w, int64_t after_ms)
 	struct dh_sched s;
 	int64_t after = after_ms / 1000, anchor, next, off = 0, start = 0,
 	    end = 0;
-	const cJSON *o = member(w, "ScheduleOffset");
+	const cJSON *o = gw_res_member(w, "ScheduleOffset");
 	time_t t;
 
-	if (dh_sched_parse(str_or(w, "Schedule", ""), &s, NULL) != DH_OK)
+	if (dh_sched_parse(gw_res_str_or(w, "Schedule", ""), &s, NULL) != DH_OK)
 		return 0;
-	anchor = (int64_t)cJSON_GetNumberValue(member(w, "CreatedDate"));
-	if (dh_time_parse_iso(str_or(w, "StartDate", ""), &t) == DH_OK) {
+	anchor = (int64_t)cJSON_GetNumberValue(gw_res_member(w, "CreatedDate"));
+	if (dh_time_parse_iso(gw_res_str_or(w, "StartDate", ""), &t) == DH_OK) {
 		start = (int64_t)t;
 		anchor = start;
 		if (after < start - 1)
 			after = start - 1;
 	}
-	if (dh_time_parse_iso(str_or(w, "EndDate", ""), &t) == DH_OK)
+	if (dh_time_parse_iso(gw_res_str_or(w, "EndDate", ""), &t) == DH_OK)
 		end = (int64_t)t;
 	if (s.kind == DH_SCHED_CRON && cJSON_IsNumber(o))
 		off = (int64_t)o->valuedouble * 86400;
-	if (dh_sched_next(&s, str_or(w, "ScheduleTimezone", NULL), anchor,
+	if (dh_sched_next(&s, gw_res_str_or(w, "ScheduleTimezone", NULL), anchor,
 	    after - off, &next, NULL) != DH_OK)
 		return 0;
 	next += off;
@@ -213,20 +159,20 @@ check_targets(const cJSON *targets, int task, struct gw_ssm_result *res)
 
 	if (!cJSON_IsArray(targets) || cJSON_GetArraySize(targets) < 1 ||
 	    cJSON_GetArraySize(targets) > 5)
-		return fail(res, 400, "ValidationException", "Targets must hold"
+		return gw_res_fail(res, 400, "ValidationException", "Targets must hold"
 		    " 1 to 5 targets"), -1;
 	cJSON_ArrayForEach(t, targets) {
-		k = cJSON_GetStringValue(member(t, "Key"));
-		v = member(t, "Values");
+		k = cJSON_GetStringValue(gw_res_member(t, "Key"));
+		v = gw_res_member(t, "Values");
 		if (k == NULL || !cJSON_IsArray(v) ||
 		    cJSON_GetArraySize(v) > 50)
-			return fail(res, 400, "ValidationException", "Each"
+			return gw_res_fail(res, 400, "ValidationException", "Each"
 			    " target needs a Key and up to 50 Values"), -1;
 		if (task ? (strcmp(k, "WindowTargetIds") != 0 &&
 		    strcmp(k, "InstanceIds") != 0) :
 		    (strcmp(k, "InstanceIds") != 0 && strncmp(k, "tag:", 4) !=
 		    0 && strcmp(k, "tag-key") != 0))
-			return fail(res, 400, "ValidationException", "Target"
+			return gw_res_fail(res, 400, "ValidationException", "Target"
 			    " key %.64s is not supported", k), -1;
 	}
 	return 0;
@@ -243,7 +189,7 @@ load_window(const struct gw_ssm_ctx *c, const char *id,
 
 	if (sql_prep(c->st, &q, &e, "SELECT doc, next_ms FROM mw_windows WHERE"
 	    " id = ?", "s", id) != DH_OK) {
-		internal(res, DH_E_IO, &e);
+		gw_res_internal(res, DH_E_IO, &e);
 		return NULL;
 	}
 	if (sqlite3_step(q) == SQLITE_ROW) {
@@ -257,7 +203,7 @@ load_window(const struct gw_ssm_ctx *c, const char *id,
 	}
 	sqlite3_finalize(q);
 	if (w == NULL)
-		fail(res, 400, "DoesNotExistException", "Maintenance window"
+		gw_res_fail(res, 400, "DoesNotExistException", "Maintenance window"
 		    " %.64s does not exist", id);
 	return w;
 }
@@ -280,51 +226,52 @@ op_create_window(const struct gw_ssm_ctx *c, const cJSON *in,
 	size_t i;
 	int present, allow = -1, r;
 
-	name = cJSON_GetStringValue(member(in, "Name"));
-	sched = cJSON_GetStringValue(member(in, "Schedule"));
-	tz = cJSON_GetStringValue(member(in, "ScheduleTimezone"));
+	name = cJSON_GetStringValue(gw_res_member(in, "Name"));
+	sched = cJSON_GetStringValue(gw_res_member(in, "Schedule"));
+	tz = cJSON_GetStringValue(gw_res_member(in, "ScheduleTimezone"));
 	if (name == NULL || strlen(name) < 3 || strlen(name) > 128)
-		return fail(res, 400, "ValidationException", "Name must be 3-128"
+		return gw_res_fail(res, 400, "ValidationException", "Name must be 3-128"
 		    " characters");
 	if (sched == NULL)
-		return fail(res, 400, "ValidationException", "Schedule is"
+		return gw_res_fail(res, 400, "ValidationException", "Schedule is"
 		    " required");
 	if (dh_sched_parse(sched, &s, &e) != DH_OK)
-		return fail(res, 400, "ValidationException", "Schedule: %s",
+		return gw_res_fail(res, 400, "ValidationException", "Schedule: %s",
 		    e.msg);
 	if (tz != NULL && !dh_sched_tz_valid(tz))
-		return fail(res, 400, "ValidationException", "ScheduleTimezone"
+		return gw_res_fail(res, 400, "ValidationException", "ScheduleTimezone"
 		    " %.64s is not a valid IANA time zone", tz);
 	if (dh_json_get_int(in, "Duration", 1, 24, &dur, &e) != DH_OK ||
 	    dh_json_get_int(in, "Cutoff", 0, 23, &cut, &e) != DH_OK)
-		return fail(res, 400, "ValidationException", "Duration (1-24)"
+		return gw_res_fail(res, 400, "ValidationException", "Duration (1-24)"
 		    " and Cutoff (0-23) are required");
 	if (cut >= dur)
-		return fail(res, 400, "ValidationException", "Cutoff must be"
+		return gw_res_fail(res, 400, "ValidationException", "Cutoff must be"
 		    " less than Duration");
 	if (dh_json_opt_int(in, "ScheduleOffset", 1, 6, &off, &present, &e) !=
 	    DH_OK)
-		return fail(res, 400, "ValidationException", "ScheduleOffset"
+		return gw_res_fail(res, 400, "ValidationException", "ScheduleOffset"
 		    " must be between 1 and 6");
 	if (present && s.kind != DH_SCHED_CRON)
-		return fail(res, 400, "ValidationException", "ScheduleOffset"
+		return gw_res_fail(res, 400, "ValidationException", "ScheduleOffset"
 		    " needs a cron schedule");
 	if (dh_json_opt_bool(in, "AllowUnassociatedTargets", &allow, &e) !=
 	    DH_OK || allow < 0)
-		return fail(res, 400, "ValidationException",
+		return gw_res_fail(res, 400, "ValidationException",
 		    "AllowUnassociatedTargets is required");
-	if ((member(in, "StartDate") != NULL && dh_time_parse_iso(str_or(in,
-	    "StartDate", ""), &t) != DH_OK) || (member(in, "EndDate") !=
-	    NULL && dh_time_parse_iso(str_or(in, "EndDate", ""), &t) != DH_OK))
-		return fail(res, 400, "ValidationException", "StartDate and"
+	if ((gw_res_member(in, "StartDate") != NULL &&
+	    dh_time_parse_iso(gw_res_str_or(in, "StartDate", ""), &t) !=
+	    DH_OK) || (gw_res_member(in, "EndDate") != NULL &&
+	    dh_time_parse_iso(gw_res_str_or(in, "EndDate", ""), &t) != DH_OK))
+		return gw_res_fail(res, 400, "ValidationException", "StartDate and"
 		    " EndDate must be ISO-8601 UTC");
 	w = cJSON_CreateObject();
 	if (w == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	for (i = 0; keep[i] != NULL; i++)
-		if (member(in, keep[i]) != NULL)
+		if (gw_res_member(in, keep[i]) != NULL)
 			cJSON_AddItemToObject(w, keep[i],
-			    cJSON_Duplicate(member(in, keep[i]), 1));
+			    cJSON_Duplicate(gw_res_member(in, keep[i]), 1));
 	memcpy(id, "mw-", 3);
 	random_hex(id + 3, 17);
 	cJSON_AddStringToObject(w, "WindowId", id);
@@ -335,7 +282,7 @@ op_create_window(const struct gw_ssm_ctx *c, const cJSON *in,
 	text = print_json(w);
 	cJSON_Delete(w);
 	if (text == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, "INSERT INTO mw_windows (id, doc, next_ms,"
 	    " created_ms) VALUES (?, ?, ?, ?)", "ssii", id, text, next,
 	    c->now_ms);
@@ -343,10 +290,10 @@ op_create_window(const struct gw_ssm_ctx *c, const cJSON *in,
 		r = sql_done(c->st, q, &e);
 	free(text);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body,
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
 	    "WindowId", id) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -354,18 +301,18 @@ static int
 op_get_window(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const char *id = cJSON_GetStringValue(member(in, "WindowId"));
+	const char *id = cJSON_GetStringValue(gw_res_member(in, "WindowId"));
 	cJSON *w;
 
 	if (id == NULL)
-		return fail(res, 400, "ValidationException", "WindowId is"
+		return gw_res_fail(res, 400, "ValidationException", "WindowId is"
 		    " required");
 	w = load_window(c, id, res);
 	if (w == NULL)
 		return DH_OK;
 	cJSON_Delete(res->body);
 	res->body = w;
-	ok_body(res);
+	gw_res_ok(res);
 	return DH_OK;
 }
 
@@ -375,7 +322,7 @@ op_describe_windows(const struct gw_ssm_ctx *c, const cJSON *in,
 {
 	static const char *const drop[] = { "AllowUnassociatedTargets",
 		"CreatedDate", "ModifiedDate", NULL };
-	const cJSON *filters = member(in, "Filters"), *f, *v;
+	const cJSON *filters = gw_res_member(in, "Filters"), *f, *v;
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *list, *w;
@@ -383,24 +330,24 @@ op_describe_windows(const struct gw_ssm_ctx *c, const cJSON *in,
 	size_t i;
 	int keep, any;
 
-	if (ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body, "WindowIdentities");
 	if (list == NULL || sql_prep(c->st, &q, &e, "SELECT doc, next_ms FROM"
 	    " mw_windows ORDER BY created_ms, id", "") != DH_OK)
-		return internal(res, DH_E_IO, &e);
+		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		w = col_json(q, 0);
 		if (w == NULL)
 			continue;
 		keep = 1;
 		cJSON_ArrayForEach(f, filters) {
-			const char *k = str_or(f, "Key", "");
+			const char *k = gw_res_str_or(f, "Key", "");
 
 			any = 0;
-			cJSON_ArrayForEach(v, member(f, "Values"))
+			cJSON_ArrayForEach(v, gw_res_member(f, "Values"))
 				if (cJSON_IsString(v) &&
-				    ((strcmp(k, "Name") == 0 && strcmp(str_or(w,
+				    ((strcmp(k, "Name") == 0 && strcmp(gw_res_str_or(w,
 				    "Name", ""), v->valuestring) == 0) ||
 				    (strcmp(k, "Enabled") == 0 &&
 				    strcmp(v->valuestring, "true") == 0)))
@@ -433,14 +380,14 @@ op_delete_window(const struct gw_ssm_ctx *c, const cJSON *in,
 		"DELETE FROM mw_targets WHERE window_id = ?",
 		"DELETE FROM mw_tasks WHERE window_id = ?",
 	};
-	const char *id = cJSON_GetStringValue(member(in, "WindowId"));
+	const char *id = cJSON_GetStringValue(gw_res_member(in, "WindowId"));
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	size_t i;
 	int r = DH_OK;
 
 	if (id == NULL)
-		return fail(res, 400, "ValidationException", "WindowId is"
+		return gw_res_fail(res, 400, "ValidationException", "WindowId is"
 		    " required");
 	for (i = 0; i < 3 && r == DH_OK; i++) {
 		r = sql_prep(c->st, &q, &e, sql[i], "s", id);
@@ -448,10 +395,10 @@ op_delete_window(const struct gw_ssm_ctx *c, const cJSON *in,
 			r = sql_done(c->st, q, &e);
 	}
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body,
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
 	    "WindowId", id) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -468,22 +415,22 @@ add_child(const struct gw_ssm_ctx *c, const char *table_sql,
 	int r;
 
 	if (dh_uuid_v4(&u) != DH_OK)
-		return internal(res, DH_E_CRYPTO, NULL);
+		return gw_res_internal(res, DH_E_CRYPTO, NULL);
 	dh_uuid_fmt(&u, id);
 	cJSON_AddStringToObject(doc, "WindowId", window_id);
 	cJSON_AddStringToObject(doc, id_key, id);
 	text = print_json(doc);
 	if (text == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = sql_prep(c->st, &q, &e, table_sql, "sss", id, window_id, text);
 	if (r == DH_OK)
 		r = sql_done(c->st, q, &e);
 	free(text);
 	if (r != DH_OK)
-		return internal(res, r, &e);
-	if (ok_body(res) == NULL || cJSON_AddStringToObject(res->body, id_key,
+		return gw_res_internal(res, r, &e);
+	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body, id_key,
 	    id) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	return DH_OK;
 }
 
@@ -493,19 +440,19 @@ op_register_target(const struct gw_ssm_ctx *c, const cJSON *in,
 {
 	static const char *const keep[] = { "ResourceType", "Targets",
 		"OwnerInformation", "Name", "Description", NULL };
-	const char *wid = cJSON_GetStringValue(member(in, "WindowId"));
-	const char *rt = cJSON_GetStringValue(member(in, "ResourceType"));
+	const char *wid = cJSON_GetStringValue(gw_res_member(in, "WindowId"));
+	const char *rt = cJSON_GetStringValue(gw_res_member(in, "ResourceType"));
 	cJSON *w, *doc;
 	size_t i;
 	int r;
 
 	if (wid == NULL || rt == NULL)
-		return fail(res, 400, "ValidationException", "WindowId and"
+		return gw_res_fail(res, 400, "ValidationException", "WindowId and"
 		    " ResourceType are required");
 	if (strcmp(rt, "INSTANCE") != 0)
-		return fail(res, 400, "ValidationException", "ResourceType"
+		return gw_res_fail(res, 400, "ValidationException", "ResourceType"
 		    " INSTANCE is the one supported here");
-	if (check_targets(member(in, "Targets"), 0, res) != 0)
+	if (check_targets(gw_res_member(in, "Targets"), 0, res) != 0)
 		return DH_OK;
 	w = load_window(c, wid, res);
 	if (w == NULL)
@@ -513,11 +460,11 @@ op_register_target(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON_Delete(w);
 	doc = cJSON_CreateObject();
 	if (doc == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	for (i = 0; keep[i] != NULL; i++)
-		if (member(in, keep[i]) != NULL)
+		if (gw_res_member(in, keep[i]) != NULL)
 			cJSON_AddItemToObject(doc, keep[i],
-			    cJSON_Duplicate(member(in, keep[i]), 1));
+			    cJSON_Duplicate(gw_res_member(in, keep[i]), 1));
 	r = add_child(c, "INSERT INTO mw_targets (id, window_id, doc) VALUES"
 	    " (?, ?, ?)", wid, doc, "WindowTargetId", res);
 	cJSON_Delete(doc);
@@ -528,23 +475,23 @@ static int
 list_children(const struct gw_ssm_ctx *c, const cJSON *in, const char *sql,
     const char *key, struct gw_ssm_result *res)
 {
-	const char *wid = cJSON_GetStringValue(member(in, "WindowId"));
+	const char *wid = cJSON_GetStringValue(gw_res_member(in, "WindowId"));
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *list, *d, *w;
 
 	if (wid == NULL)
-		return fail(res, 400, "ValidationException", "WindowId is"
+		return gw_res_fail(res, 400, "ValidationException", "WindowId is"
 		    " required");
 	w = load_window(c, wid, res);
 	if (w == NULL)
 		return DH_OK;
 	cJSON_Delete(w);
-	if (ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body, key);
 	if (list == NULL || sql_prep(c->st, &q, &e, sql, "s", wid) != DH_OK)
-		return internal(res, DH_E_IO, &e);
+		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		d = col_json(q, 0);
 		if (d != NULL)
@@ -570,10 +517,10 @@ op_register_task(const struct gw_ssm_ctx *c, const cJSON *in,
 		"ServiceRoleArn", "TaskParameters", "Priority",
 		"MaxConcurrency", "MaxErrors", "LoggingInfo", "Name",
 		"Description", "CutoffBehavior", NULL };
-	const char *wid = cJSON_GetStringValue(member(in, "WindowId"));
-	const char *type = cJSON_GetStringValue(member(in, "TaskType"));
-	const char *arn = cJSON_GetStringValue(member(in, "TaskArn"));
-	const cJSON *params = member(member(member(in,
+	const char *wid = cJSON_GetStringValue(gw_res_member(in, "WindowId"));
+	const char *type = cJSON_GetStringValue(gw_res_member(in, "TaskType"));
+	const char *arn = cJSON_GetStringValue(gw_res_member(in, "TaskArn"));
+	const cJSON *params = gw_res_member(gw_res_member(gw_res_member(in,
 	    "TaskInvocationParameters"), "RunCommand"), "Parameters"), *t;
 	struct dh_err e;
 	cJSON *w, *doc;
@@ -581,40 +528,40 @@ op_register_task(const struct gw_ssm_ctx *c, const cJSON *in,
 	int r, allow = 0;
 
 	if (wid == NULL || type == NULL || arn == NULL)
-		return fail(res, 400, "ValidationException", "WindowId, TaskArn"
+		return gw_res_fail(res, 400, "ValidationException", "WindowId, TaskArn"
 		    " and TaskType are required");
 	if (strcmp(type, "RUN_COMMAND") != 0)
-		return fail(res, 400, "FeatureNotAvailableException", "TaskType"
+		return gw_res_fail(res, 400, "FeatureNotAvailableException", "TaskType"
 		    " %.32s is not supported by this gateway", type);
 	if (strcmp(arn, GW_CMD_DOCUMENT) != 0)
-		return fail(res, 400, "ValidationException", "TaskArn must be"
+		return gw_res_fail(res, 400, "ValidationException", "TaskArn must be"
 		    " %s", GW_CMD_DOCUMENT);
 	if (params == NULL)
-		params = member(in, "TaskParameters");
+		params = gw_res_member(in, "TaskParameters");
 	if (gw_cmd_check_params(params, &e) != DH_OK)
-		return fail(res, 400, "ValidationException", "%s", e.msg);
-	if (check_targets(member(in, "Targets"), 1, res) != 0)
+		return gw_res_fail(res, 400, "ValidationException", "%s", e.msg);
+	if (check_targets(gw_res_member(in, "Targets"), 1, res) != 0)
 		return DH_OK;
 	w = load_window(c, wid, res);
 	if (w == NULL)
 		return DH_OK;
-	allow = cJSON_IsTrue(member(w, "AllowUnassociatedTargets"));
+	allow = cJSON_IsTrue(gw_res_member(w, "AllowUnassociatedTargets"));
 	cJSON_Delete(w);
-	cJSON_ArrayForEach(t, member(in, "Targets"))
-		if (!allow && strcmp(str_or(t, "Key", ""), "InstanceIds") == 0)
-			return fail(res, 400, "ValidationException", "This"
+	cJSON_ArrayForEach(t, gw_res_member(in, "Targets"))
+		if (!allow && strcmp(gw_res_str_or(t, "Key", ""), "InstanceIds") == 0)
+			return gw_res_fail(res, 400, "ValidationException", "This"
 			    " window does not allow unassociated targets; use"
 			    " WindowTargetIds");
 	doc = cJSON_CreateObject();
 	if (doc == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	for (i = 0; keep[i] != NULL; i++)
-		if (member(in, keep[i]) != NULL)
+		if (gw_res_member(in, keep[i]) != NULL)
 			cJSON_AddItemToObject(doc, keep[i],
-			    cJSON_Duplicate(member(in, keep[i]), 1));
+			    cJSON_Duplicate(gw_res_member(in, keep[i]), 1));
 	cJSON_AddStringToObject(doc, "Type", type);
 	cJSON_AddItemToObject(doc, "RunParameters", cJSON_Duplicate(params, 1));
-	if (member(doc, "Priority") == NULL)
+	if (gw_res_member(doc, "Priority") == NULL)
 		cJSON_AddNumberToObject(doc, "Priority", 1);
 	r = add_child(c, "INSERT INTO mw_tasks (id, window_id, doc) VALUES"
 	    " (?, ?, ?)", wid, doc, "WindowTaskId", res);
@@ -680,26 +627,26 @@ static int
 op_describe_executions(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const char *wid = cJSON_GetStringValue(member(in, "WindowId"));
+	const char *wid = cJSON_GetStringValue(gw_res_member(in, "WindowId"));
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *list, *o, *w;
 	const char *st;
 
 	if (wid == NULL)
-		return fail(res, 400, "ValidationException", "WindowId is"
+		return gw_res_fail(res, 400, "ValidationException", "WindowId is"
 		    " required");
 	w = load_window(c, wid, res);
 	if (w == NULL)
 		return DH_OK;
 	cJSON_Delete(w);
-	if (ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body, "WindowExecutions");
 	if (list == NULL || sql_prep(c->st, &q, &e, "SELECT id, start_ms,"
 	    " end_ms FROM mw_executions WHERE window_id = ? ORDER BY start_ms"
 	    " DESC", "s", wid) != DH_OK)
-		return internal(res, DH_E_IO, &e);
+		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		o = cJSON_CreateObject();
 		if (o == NULL)
@@ -725,24 +672,24 @@ static int
 op_describe_exec_tasks(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const char *xid = cJSON_GetStringValue(member(in,
+	const char *xid = cJSON_GetStringValue(gw_res_member(in,
 	    "WindowExecutionId"));
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *list, *o;
 
 	if (xid == NULL)
-		return fail(res, 400, "ValidationException", "WindowExecutionId"
+		return gw_res_fail(res, 400, "ValidationException", "WindowExecutionId"
 		    " is required");
-	if (ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body,
 	    "WindowExecutionTaskIdentities");
 	if (list == NULL || sql_prep(c->st, &q, &e, "SELECT t.id, t.command_id,"
 	    " t.start_ms, x.end_ms FROM mw_exec_tasks t JOIN mw_executions x"
 	    " ON x.id = t.execution_id WHERE t.execution_id = ? ORDER BY"
 	    " t.rowid", "s", xid) != DH_OK)
-		return internal(res, DH_E_IO, &e);
+		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		o = cJSON_CreateObject();
 		if (o == NULL)
@@ -765,19 +712,19 @@ static int
 op_describe_task_invocations(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	const char *xid = cJSON_GetStringValue(member(in,
+	const char *xid = cJSON_GetStringValue(gw_res_member(in,
 	    "WindowExecutionId"));
-	const char *tid = cJSON_GetStringValue(member(in, "TaskId"));
+	const char *tid = cJSON_GetStringValue(gw_res_member(in, "TaskId"));
 	sqlite3_stmt *q = NULL;
 	struct dh_err e;
 	cJSON *list, *o;
 	const char *s;
 
 	if (xid == NULL || tid == NULL)
-		return fail(res, 400, "ValidationException", "WindowExecutionId"
+		return gw_res_fail(res, 400, "ValidationException", "WindowExecutionId"
 		    " and TaskId are required");
-	if (ok_body(res) == NULL)
-		return internal(res, DH_E_NOMEM, NULL);
+	if (gw_res_ok(res) == NULL)
+		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body,
 	    "WindowExecutionTaskInvocationIdentities");
 	if (list == NULL || sql_prep(c->st, &q, &e, "SELECT i.instance_id,"
@@ -785,7 +732,7 @@ op_describe_task_invocations(const struct gw_ssm_ctx *c, const cJSON *in,
 	    " t.doc FROM mw_exec_tasks t JOIN invocations i ON i.command_id ="
 	    " t.command_id WHERE t.execution_id = ? AND t.id = ? ORDER BY"
 	    " i.instance_id", "ss", xid, tid) != DH_OK)
-		return internal(res, DH_E_IO, &e);
+		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		o = cJSON_CreateObject();
 		if (o == NULL)
@@ -863,20 +810,20 @@ resolve_cb(void *ctx, const struct gw_store_instance *in)
 	const char *k;
 
 	cJSON_ArrayForEach(t, r->targets) {
-		k = str_or(t, "Key", "");
+		k = gw_res_str_or(t, "Key", "");
 		memset(&q, 0, sizeof(q));
 		if (strcmp(k, "InstanceIds") == 0) {
-			cJSON_ArrayForEach(v, member(t, "Values"))
+			cJSON_ArrayForEach(v, gw_res_member(t, "Values"))
 				if (cJSON_IsString(v) &&
 				    strcmp(v->valuestring, in->id) == 0)
 					q.hit = 1;
 		} else if (strncmp(k, "tag:", 4) == 0) {
 			q.key = k + 4;
-			q.values = member(t, "Values");
+			q.values = gw_res_member(t, "Values");
 			(void)gw_store_tag_each(r->st, in->id, tagq_cb, &q,
 			    NULL);
 		} else if (strcmp(k, "tag-key") == 0) {
-			cJSON_ArrayForEach(v, member(t, "Values")) {
+			cJSON_ArrayForEach(v, gw_res_member(t, "Values")) {
 				if (!cJSON_IsString(v))
 					continue;
 				q.key = v->valuestring;
@@ -900,14 +847,14 @@ task_targets(struct gw_store *st, const cJSON *task, cJSON *ids)
 	sqlite3_stmt *q = NULL;
 	cJSON *doc;
 
-	cJSON_ArrayForEach(t, member(task, "Targets")) {
-		if (strcmp(str_or(t, "Key", ""), "InstanceIds") == 0) {
-			cJSON_ArrayForEach(v, member(t, "Values"))
+	cJSON_ArrayForEach(t, gw_res_member(task, "Targets")) {
+		if (strcmp(gw_res_str_or(t, "Key", ""), "InstanceIds") == 0) {
+			cJSON_ArrayForEach(v, gw_res_member(t, "Values"))
 				if (cJSON_IsString(v))
 					add_id(ids, v->valuestring);
 			continue;
 		}
-		cJSON_ArrayForEach(v, member(t, "Values")) {
+		cJSON_ArrayForEach(v, gw_res_member(t, "Values")) {
 			if (!cJSON_IsString(v) || sql_prep(st, &q, NULL,
 			    "SELECT doc FROM mw_targets WHERE id = ?", "s",
 			    v->valuestring) != DH_OK)
@@ -918,7 +865,7 @@ task_targets(struct gw_store *st, const cJSON *task, cJSON *ids)
 			if (doc == NULL)
 				continue;
 			rs.st = st;
-			rs.targets = member(doc, "Targets");
+			rs.targets = gw_res_member(doc, "Targets");
 			rs.ids = ids;
 			(void)gw_store_instance_each(st, resolve_cb, &rs, NULL);
 			cJSON_Delete(doc);
@@ -931,8 +878,8 @@ static int
 run_window(struct gw_store *st, const char *wid, const cJSON *w,
     int64_t fire_ms, int64_t now_ms, struct dh_err *err)
 {
-	int64_t dur = (int64_t)cJSON_GetNumberValue(member(w, "Duration"));
-	int64_t cut = (int64_t)cJSON_GetNumberValue(member(w, "Cutoff"));
+	int64_t dur = (int64_t)cJSON_GetNumberValue(gw_res_member(w, "Duration"));
+	int64_t cut = (int64_t)cJSON_GetNumberValue(gw_res_member(w, "Cutoff"));
 	int64_t end_ms = fire_ms + dur * 3600 * 1000;
 	int64_t cutoff_ms = fire_ms + (dur - cut) * 3600 * 1000;
 	sqlite3_stmt *q = NULL, *t = NULL;
@@ -977,22 +924,22 @@ run_window(struct gw_store *st, const char *wid, const cJSON *w,
 			if (list != NULL)
 				list[i++] = x->valuestring;
 		snprintf(comment, sizeof(comment), "maintenance window %s", wid);
-		if (list != NULL && gw_cmd_create(st, str_or(task, "TaskArn",
-		    ""), member(task, "RunParameters"), list, n, comment, now_ms,
+		if (list != NULL && gw_cmd_create(st, gw_res_str_or(task, "TaskArn",
+		    ""), gw_res_member(task, "RunParameters"), list, n, comment, now_ms,
 		    cutoff_ms, cmd, err) == DH_OK && dh_uuid_v4(&u) == DH_OK) {
 			dh_uuid_fmt(&u, tid);
 			if (sql_prep(st, &q, err, "INSERT INTO mw_exec_tasks (id,"
 			    " execution_id, task_id, command_id, doc, start_ms)"
 			    " VALUES (?, ?, ?, ?, '{}', ?)", "ssssi", tid, xid,
-			    str_or(task, "WindowTaskId", ""), cmd, now_ms) ==
+			    gw_res_str_or(task, "WindowTaskId", ""), cmd, now_ms) ==
 			    DH_OK)
 				(void)sql_done(st, q, err);
 			dh_info("maintenance window %s: task %s -> command %s"
-			    " on %zu targets", wid, str_or(task, "WindowTaskId",
+			    " on %zu targets", wid, gw_res_str_or(task, "WindowTaskId",
 			    ""), cmd, n);
 		} else
 			dh_warn("maintenance window %s: task %s not started: %s",
-			    wid, str_or(task, "WindowTaskId", ""), err != NULL ?
+			    wid, gw_res_str_or(task, "WindowTaskId", ""), err != NULL ?
 			    err->msg : "");
 		free(list);
 		list = NULL;
@@ -1045,8 +992,8 @@ gw_mw_tick(struct gw_store *st, const char *region, const char *account,
 		if (w == NULL)
 			continue;
 		/* A fire missed by more than the window's length is skipped. */
-		if (now_ms - fires[i] < (int64_t)cJSON_GetNumberValue(member(w,
-		    "Duration")) * 3600 * 1000 && cJSON_IsTrue(member(w,
+		if (now_ms - fires[i] < (int64_t)cJSON_GetNumberValue(gw_res_member(w,
+		    "Duration")) * 3600 * 1000 && cJSON_IsTrue(gw_res_member(w,
 		    "Enabled")))
 			(void)run_window(st, ids[i], w, fires[i], now_ms, err);
 		next = window_next(w, now_ms);
