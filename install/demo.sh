@@ -64,6 +64,7 @@ cat >"$DEMO/agent.json" <<JSON
 { "region": "us-east-1", "ca_bundle": "$DEMO/gateway/ca.pem", "heartbeat": { "interval_seconds": 60 } }
 JSON
 echo "== 4. host: deckhand-agent run"
+DECKHAND_SESSION_SPOOL_DIR="$DEMO/agent/spool" \
 "$BUILD/deckhand-agent" run --config "$DEMO/agent.json" --state "$DEMO/agent" \
 	>"$DEMO/agent.log" 2>&1 &
 AG_PID=$!
@@ -83,4 +84,73 @@ echo "== register -> Online in $(( (T1 - T0) / 1000000 )) ms; agent RSS $(grep V
 echo "== audit: aws cloudtrail lookup-events (last 5)"
 $AWS cloudtrail lookup-events --max-results 5 --output json | \
 	/usr/bin/python3 -c 'import json,sys; [print(" ", e["EventName"], e.get("Username","")) for e in json.load(sys.stdin)["Events"]]'
-echo "demo: ok (logs in demo/)"
+IID=$(echo "$OUT" | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["InstanceInformationList"][0]["InstanceId"])')
+
+echo "== 6. operator: session preferences -> transcripts to CloudWatch Logs and S3"
+$AWS logs create-log-group --log-group-name /deckhand/sessions
+$AWS s3api create-bucket --bucket session-transcripts >/dev/null
+cat >"$DEMO/prefs.json" <<JSON
+{"schemaVersion": "1.0", "description": "deckhand demo preferences", "sessionType": "Standard_Stream",
+ "inputs": {"cloudWatchLogGroupName": "/deckhand/sessions", "cloudWatchStreamingEnabled": true,
+            "cloudWatchEncryptionEnabled": false, "s3BucketName": "session-transcripts",
+            "s3KeyPrefix": "demo/", "s3EncryptionEnabled": false,
+            "runAsEnabled": true, "runAsDefaultUser": "nobody", "idleSessionTimeout": "20"}}
+JSON
+$AWS ssm create-document --name SSM-SessionManagerRunShell --document-type Session \
+	--content "file://$DEMO/prefs.json" --query 'DocumentDescription.[Name,Status]' --output text
+
+echo "== 7. operator: deckhand session start --target $IID"
+if [ -t 0 ] && [ -t 1 ]; then
+	echo "   (an interactive shell on the demo host as 'nobody'; type exit to leave)"
+	"$BUILD/deckhand" session start --target "$IID" --endpoint-url "$URL" || true
+else
+	echo "   (no terminal: a scripted session through script(1))"
+	{ sleep 2; printf 'id; uname -sr; echo audited-$((40+2))\r'; sleep 2; printf 'exit\r'; sleep 3; } | \
+		script -qfec "$BUILD/deckhand session start --target $IID --endpoint-url $URL" /dev/null | \
+		tr -d '\r' | sed 's/^/   | /' || true
+fi
+
+echo "== 8. transcript: CloudWatch Logs stream and S3 objects"
+i=0
+KEYS=
+while [ $i -lt 60 ]; do
+	KEYS=$($AWS s3api list-objects-v2 --bucket session-transcripts --query 'Contents[].Key' --output text 2>/dev/null || true)
+	case "$KEYS" in *.dtr*) break ;; esac
+	i=$((i + 1)); sleep 0.5
+done
+echo "   s3://session-transcripts/: $KEYS"
+$AWS logs describe-log-streams --log-group-name /deckhand/sessions \
+	--query 'logStreams[].logStreamName' --output text | sed 's/^/   CloudWatch stream: /'
+for k in $KEYS; do
+	case "$k" in
+	*.dtr|*.cast.gz|*.log) $AWS s3 cp "s3://session-transcripts/$k" "$DEMO/$(basename "$k")" >/dev/null ;;
+	esac
+done
+for f in "$DEMO"/*.dtr; do
+	[ -e "$f" ] || continue
+	"$BUILD/deckhand" transcript verify "$f" | sed 's/^/   /' || true
+done
+for f in "$DEMO"/*.cast.gz; do
+	[ -e "$f" ] || continue
+	echo "   replay it:  $BUILD/deckhand transcript play $f"
+done
+
+echo "== 9. patch compliance: deckhand scan of this host (predefined baseline)"
+"$BUILD/deckhand" scan --quiet | tail -5 | sed 's/^/   /' || true
+echo "== 10. operator: aws ssm send-command AWS-RunPatchBaseline Operation=Scan"
+CMD=$($AWS ssm send-command --document-name AWS-RunPatchBaseline --instance-ids "$IID" \
+	--parameters Operation=Scan --query Command.CommandId --output text)
+i=0
+while [ $i -lt 120 ]; do
+	ST=$($AWS ssm list-command-invocations --command-id "$CMD" --query 'CommandInvocations[0].Status' --output text 2>/dev/null || true)
+	case "$ST" in Success|Failed|TimedOut|Cancelled) break ;; esac
+	i=$((i + 1)); sleep 0.5
+done
+echo "   command $CMD: $ST"
+$AWS ssm list-compliance-summaries --output text \
+	--query 'ComplianceSummaryItems[].[ComplianceType,CompliantSummary.CompliantCount,NonCompliantSummary.NonCompliantCount]' | \
+	sed 's/^/   compliance (type, compliant, non-compliant): /'
+$AWS ssm describe-instance-patch-states --instance-ids "$IID" --output text \
+	--query 'InstancePatchStates[].[InstanceId,BaselineId,InstalledCount,MissingCount]' | \
+	sed 's/^/   patch state (instance, baseline, installed, missing): /'
+echo "demo: ok (logs and transcripts in demo/)"
