@@ -69,6 +69,22 @@ static const struct dh_config_field schema[] = {
 	{ "patch.scan_timezone", DH_CONFIG_STR, OFF(patch_scan_timezone), NULL,
 	  0, 64, NULL, 0,
 	  "IANA time zone of patch.scan_schedule (default UTC)" },
+	{ "session.allow_root", DH_CONFIG_BOOL, OFF(session_allow_root),
+	  "false", 0, 0, NULL, 0, "Session Manager sessions may run as root" },
+	{ "session.ssm_user_sudo", DH_CONFIG_BOOL, OFF(session_ssm_user_sudo),
+	  "false", 0, 0, NULL, 0,
+	  "give the ssm-user account passwordless sudo when creating it" },
+	{ "session.log_input", DH_CONFIG_BOOL, OFF(session_log_input), "false",
+	  0, 0, NULL, 0, "session transcripts also record typed input" },
+	{ "session.fail_closed", DH_CONFIG_BOOL, OFF(session_fail_closed),
+	  "false", 0, 0, NULL, 0,
+	  "refuse sessions whose transcript cannot be written" },
+	{ "session.spool_dir", DH_CONFIG_STR, OFF(session_spool_dir), NULL, 0,
+	  1024, NULL, 0,
+	  "transcript spool directory (default <state_dir>/spool)" },
+	{ "session.chunk_bytes", DH_CONFIG_INT, OFF(session_chunk_bytes), "0",
+	  0, AG_SESSION_CHUNK_MAX, NULL, 0,
+	  "largest session output frame in bytes (0: 32768)" },
 	DH_CONFIG_END
 };
 

@@ -23,6 +23,9 @@
 #include "dh_config.h"
 #include "dh_err.h"
 
+/* Largest session.chunk_bytes (equals SS_WORKER_CHUNK_MAX). */
+#define AG_SESSION_CHUNK_MAX (256 * 1024)
+
 #define AG_CONFIG_DEFAULT_PATH "/etc/deckhand/agent.json"
 #define AG_STATE_DEFAULT_DIR "/var/lib/deckhand"
 #define AG_CONFIG_ENV_PREFIX "DECKHAND"
@@ -54,6 +57,12 @@ struct ag_config {
 	char *patch_baseline_file;     /* local baseline JSON; NULL = service */
 	char *patch_scan_schedule;     /* local scan schedule (dh_sched) */
 	char *patch_scan_timezone;     /* IANA zone of it; NULL = UTC */
+	int session_allow_root;        /* sessions may run as root */
+	int session_ssm_user_sudo;     /* ssm-user gets passwordless sudo */
+	int session_log_input;         /* transcripts include keystrokes */
+	int session_fail_closed;       /* refuse sessions when logging fails */
+	char *session_spool_dir;       /* transcript spool; NULL = <state>/spool */
+	int64_t session_chunk_bytes;   /* output frame size; 0 = worker default */
 };
 
 /* The schema (for dh_config_describe and tests). */

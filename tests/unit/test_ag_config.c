@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "ag_config.h"
@@ -53,6 +54,74 @@ test_values_and_rejects(void **state)
 	    DH_E_CONFIG);
 	assert_int_equal(ag_config_load_mem("{\"log_level\":\"loud\"}", &c, &e),
 	    DH_E_CONFIG);
+}
+
+/* session.* keys: defaults, typed values, bounds, and the env override
+ * names the session worker's settings used before (DECKHAND_SESSION_*). */
+static void
+test_session(void **state)
+{
+	static const char *const keys[][2] = {
+		{ "session.allow_root", "DECKHAND_SESSION_ALLOW_ROOT" },
+		{ "session.ssm_user_sudo", "DECKHAND_SESSION_SSM_USER_SUDO" },
+		{ "session.log_input", "DECKHAND_SESSION_LOG_INPUT" },
+		{ "session.fail_closed", "DECKHAND_SESSION_FAIL_CLOSED" },
+		{ "session.spool_dir", "DECKHAND_SESSION_SPOOL_DIR" },
+		{ "session.chunk_bytes", "DECKHAND_SESSION_CHUNK_BYTES" },
+	};
+	struct ag_config c;
+	struct dh_err e;
+	char name[128], path[] = "/tmp/test_ag_config_XXXXXX";
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		assert_int_equal(dh_config_env_name(AG_CONFIG_ENV_PREFIX,
+		    keys[i][0], name, sizeof(name)), DH_OK);
+		assert_string_equal(name, keys[i][1]);
+	}
+	assert_int_equal(ag_config_load_mem("{}", &c, NULL), DH_OK);
+	assert_int_equal(c.session_allow_root, 0);
+	assert_int_equal(c.session_fail_closed, 0);
+	assert_null(c.session_spool_dir);
+	assert_int_equal(c.session_chunk_bytes, 0);
+	ag_config_free(&c);
+	assert_int_equal(ag_config_load_mem("{\"session\":{\"allow_root\":"
+	    "true,\"ssm_user_sudo\":true,\"log_input\":true,"
+	    "\"fail_closed\":true,\"spool_dir\":\"/var/spool/dh\","
+	    "\"chunk_bytes\":4096}}", &c, &e), DH_OK);
+	assert_int_equal(c.session_allow_root, 1);
+	assert_int_equal(c.session_ssm_user_sudo, 1);
+	assert_int_equal(c.session_log_input, 1);
+	assert_int_equal(c.session_fail_closed, 1);
+	assert_string_equal(c.session_spool_dir, "/var/spool/dh");
+	assert_int_equal(c.session_chunk_bytes, 4096);
+	ag_config_free(&c);
+	assert_int_equal(ag_config_load_mem("{\"session\":{\"chunk_bytes\":"
+	    "262145}}", &c, &e), DH_E_CONFIG);
+	assert_non_null(strstr(e.msg, "session.chunk_bytes"));
+	assert_int_equal(ag_config_load_mem("{\"session\":{\"allow_root\":"
+	    "\"yes please\"}}", &c, &e), DH_E_CONFIG);
+	assert_non_null(strstr(e.msg, "session.allow_root"));
+
+	/* the environment overrides the file */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{\"session\":{\"fail_closed\":true}}",
+	    32), 32);
+	close(fd);
+	setenv("DECKHAND_SESSION_FAIL_CLOSED", "false", 1);
+	setenv("DECKHAND_SESSION_CHUNK_BYTES", "8192", 1);
+	assert_int_equal(ag_config_load(path, 1, &c, &e), DH_OK);
+	assert_int_equal(c.session_fail_closed, 0);
+	assert_int_equal(c.session_chunk_bytes, 8192);
+	ag_config_free(&c);
+	setenv("DECKHAND_SESSION_CHUNK_BYTES", "0x10", 1);
+	assert_int_equal(ag_config_load(path, 1, &c, &e), DH_E_CONFIG);
+	assert_non_null(strstr(e.msg, "DECKHAND_SESSION_CHUNK_BYTES"));
+	unsetenv("DECKHAND_SESSION_FAIL_CLOSED");
+	unsetenv("DECKHAND_SESSION_CHUNK_BYTES");
+	unlink(path);
 }
 
 struct ep_case {
@@ -131,6 +200,7 @@ main(void)
 		cmocka_unit_test(test_values_and_rejects),
 		cmocka_unit_test(test_endpoints),
 		cmocka_unit_test(test_ca),
+		cmocka_unit_test(test_session),
 	};
 
 	return cmocka_run_group_tests_name("ag_config", tests, NULL, NULL);
