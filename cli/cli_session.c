@@ -38,6 +38,7 @@
 #define PROTO "deckhand-session"
 #define FILE_MAX (1024 * 1024)
 #define IN_CHUNK (64 * 1024)
+#define WRITE_BURST (512u * 1024) /* bytes written per writable callback */
 #define FRAME_MAX (8 * 1024 * 1024)
 #define TOKEN_MAX 8192
 #define URL_MAX 2048
@@ -975,29 +976,39 @@ ws_down(struct client *c, const char *why)
 	    (lws_usec_t)(d > 5000 ? 5000 : d) * 1000);
 }
 
+/* Write queued frames (mostly acknowledgements) while the socket takes them,
+ * up to WRITE_BURST bytes per callback, instead of one per poll round. */
 static int
 ws_writeable(struct client *c, struct lws *wsi)
 {
-	struct outq *q = c->head;
+	struct outq *q;
+	size_t burst = 0;
 	int n, text;
 
-	if (q == NULL)
-		return 0;
-	text = !q->binary;
-	n = lws_write(wsi, q->data + LWS_PRE, q->len, q->binary ?
-	    LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-	if (n < (int)q->len)
-		return -1;
-	c->head = q->next;
 	if (c->head == NULL)
-		c->tail = NULL;
-	c->outq_bytes -= q->len;
-	free(q);
-	if (text && !c->ws_up) {
-		c->ws_up = 1;
-		c->resumes = 0;
-		(void)dh_mgsrel_tick(c->rel, now_ms());
-		pump(c);
+		return 0;
+	for (;;) {
+		q = c->head;
+		text = !q->binary;
+		n = lws_write(wsi, q->data + LWS_PRE, q->len, q->binary ?
+		    LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		if (n < (int)q->len)
+			return -1;
+		burst += q->len;
+		c->head = q->next;
+		if (c->head == NULL)
+			c->tail = NULL;
+		c->outq_bytes -= q->len;
+		free(q);
+		if (text && !c->ws_up) {
+			c->ws_up = 1;
+			c->resumes = 0;
+			(void)dh_mgsrel_tick(c->rel, now_ms());
+			pump(c);
+		}
+		if (c->head == NULL || burst >= WRITE_BURST || text ||
+		    lws_send_pipe_choked(wsi))
+			break;
 	}
 	if (c->head != NULL)
 		lws_callback_on_writable(wsi);

@@ -21,6 +21,7 @@
 #include "gw_s3.h"
 
 #define WRITE_CHUNK 16384
+#define RELAY_BURST (512u * 1024) /* relay bytes written per writable callback */
 
 enum { CK_SIZE, CK_EXT, CK_SIZE_LF, CK_DATA, CK_DATA_CR, CK_DATA_LF,
 	CK_TRAILER, CK_TRAILER_LF, CK_END_LF };
@@ -819,24 +820,31 @@ on_relay_receive(struct gw_server *s, struct lws *wsi, struct pss *ps,
 	return 0;
 }
 
-/* Write the next frame queued towards a data-channel leg. */
+/* Write the frames queued towards a data-channel leg while the socket takes
+ * them (up to RELAY_BURST bytes per callback, so one busy session cannot
+ * starve the others), instead of one frame per poll round trip. */
 static int
 on_relay_writeable(struct gw_server *s, struct lws *wsi, struct pss *ps)
 {
 	unsigned char *p;
-	size_t n;
-	int r = gw_relay_ws_peek(s->relay, ps->leg, &p, &n);
+	size_t n, burst = 0;
+	int r;
 
-	if (r < 0) {
-		lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
-		return -1;
+	for (;;) {
+		r = gw_relay_ws_peek(s->relay, ps->leg, &p, &n);
+		if (r < 0) {
+			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		if (lws_write(wsi, p, n, LWS_WRITE_BINARY) < (int)n)
+			return -1;
+		gw_relay_ws_sent(s->relay, ps->leg);
+		burst += n;
+		if (burst >= RELAY_BURST || lws_send_pipe_choked(wsi))
+			return 0;
 	}
-	if (r == 0)
-		return 0;
-	if (lws_write(wsi, p, n, LWS_WRITE_BINARY) < (int)n)
-		return -1;
-	gw_relay_ws_sent(s->relay, ps->leg);
-	return 0;
 }
 
 static void

@@ -41,6 +41,7 @@
 #define OUTQ_HIGH (4u * 1024 * 1024)
 #define OUTQ_LOW (1u * 1024 * 1024)
 #define INFLIGHT_MAX (2u * 1024 * 1024)
+#define WRITE_BURST (512u * 1024) /* bytes written per writable callback */
 #define COMPLETE_TRIES 3
 #define PROTO "ss-data"
 #define DC_QUERY "role=publish_subscribe"
@@ -1929,31 +1930,42 @@ ws_down(struct worker *w, const char *why)
 	connect_failed(w, why);
 }
 
+/* Write queued frames while the socket takes them (up to WRITE_BURST bytes
+ * per callback, so reads still get their turn): one poll round trip per
+ * frame would cap the stream at the event loop's wake-up rate. */
 static int
 ws_writeable(struct worker *w, struct lws *wsi)
 {
-	struct outq *q = w->head;
+	struct outq *q;
+	size_t burst = 0;
 	int n, text;
 
-	if (q == NULL) {
+	if (w->head == NULL) {
 		if (w->closing && w->terminating_sent) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 			return -1;
 		}
 		return 0;
 	}
-	text = !q->binary;
-	n = lws_write(wsi, q->data + LWS_PRE, q->len, q->binary ?
-	    LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-	if (n < (int)q->len)
-		return -1;
-	w->head = q->next;
-	if (w->head == NULL)
-		w->tail = NULL;
-	w->outq_bytes -= q->len;
-	free(q);
-	if (text && !w->ws_up)
-		ws_opened(w);
+	for (;;) {
+		q = w->head;
+		text = !q->binary;
+		n = lws_write(wsi, q->data + LWS_PRE, q->len, q->binary ?
+		    LWS_WRITE_BINARY : LWS_WRITE_TEXT);
+		if (n < (int)q->len)
+			return -1;
+		burst += q->len;
+		w->head = q->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		w->outq_bytes -= q->len;
+		free(q);
+		if (text && !w->ws_up)
+			ws_opened(w);
+		if (w->head == NULL || burst >= WRITE_BURST || text ||
+		    lws_send_pipe_choked(wsi))
+			break;
+	}
 	if (w->head != NULL || (w->closing && w->terminating_sent))
 		lws_callback_on_writable(wsi);
 	update_flow(w);
