@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ag_backoff.h"
+#include "ag_worker.h"
 #include "dh_hash.h"
 #include "dh_http.h"
 #include "dh_json.h"
@@ -35,6 +36,7 @@ struct ag_ctrl {
 	struct lws *wsi;
 	int up;
 	int reconnect_now;           /* a forced reconnect is pending */
+	int token_pending;           /* CreateControlChannel on the worker */
 	char host[256];              /* address for the TCP connect */
 	char hostport[300];          /* Host header value */
 	int port;
@@ -196,17 +198,46 @@ queue_push(struct ag_ctrl *c, int binary, const void *p, size_t n)
 
 /* ------------------------------------------------------------ REST call */
 
-struct rest_sign {
-	const struct ag_ctrl *c;
-	const char *host;
-	const char *path;
+/* A CreateControlChannel call for the worker thread: inputs copied from
+ * the channel (credentials are secrets, wiped with the job). */
+struct token_job {
+	struct ag_ctrl *c;           /* loop side only (done hook) */
+	char url[1024];
+	char host[300];
+	char path[512];
+	char region[64];
+	char access_key[128];
+	char *secret_key;
+	char *session_token;
+	int rc;
+	struct dh_err err;
+	struct dh_buf token;         /* secret */
 };
+
+static void
+token_job_free(void *arg)
+{
+	struct token_job *j = arg;
+
+	if (j == NULL)
+		return;
+	if (j->secret_key != NULL) {
+		dh_wipe(j->secret_key, strlen(j->secret_key));
+		free(j->secret_key);
+	}
+	if (j->session_token != NULL) {
+		dh_wipe(j->session_token, strlen(j->session_token));
+		free(j->session_token);
+	}
+	dh_buf_free(&j->token);
+	dh_wipe(j, sizeof(*j));
+	free(j);
+}
 
 static int
 sign_rest(void *arg, struct dh_http_request *req, struct dh_err *err)
 {
-	const struct rest_sign *rs = arg;
-	const struct ag_creds *cr = rs->c->p.creds;
+	const struct token_job *j = arg;
 	struct dh_sigv4_header h[2];
 	struct dh_sigv4_request r;
 	struct dh_sigv4_creds sc;
@@ -218,21 +249,21 @@ sign_rest(void *arg, struct dh_http_request *req, struct dh_err *err)
 	h[0].name = "Content-Type";
 	h[0].value = "application/json";
 	h[1].name = "Host";
-	h[1].value = rs->host;
+	h[1].value = j->host;
 	memset(&r, 0, sizeof(r));
 	r.method = "POST";
-	r.path = rs->path;
+	r.path = j->path;
 	r.query = "";
 	r.headers = h;
 	r.n_headers = 2;
 	r.body = req->body;
 	r.body_len = req->body_len;
-	sc.access_key = cr->access_key;
-	sc.secret_key = cr->secret_key;
-	sc.session_token = cr->session_token;
+	sc.access_key = j->access_key;
+	sc.secret_key = j->secret_key;
+	sc.session_token = j->session_token;
 	memset(&sp, 0, sizeof(sp));
 	sp.creds = &sc;
-	sp.region = rs->c->p.region;
+	sp.region = j->region;
 	sp.service = "ssmmessages";
 	sp.t = dh_time_now();
 	dh_sigv4_signed_init(&s);
@@ -244,71 +275,102 @@ sign_rest(void *arg, struct dh_http_request *req, struct dh_err *err)
 	return rc;
 }
 
-/* CreateControlChannel: fills token (secret buffer). */
-static int
-create_channel(struct ag_ctrl *c, struct dh_buf *token, struct dh_err *err)
+/* Worker thread: CreateControlChannel; fills j->token (secret buffer). */
+static void
+token_run(void *arg, struct dh_http_client *http)
 {
+	struct token_job *j = arg;
 	struct dh_http_request req;
 	struct dh_http_response resp;
-	struct rest_sign rs;
 	struct dh_uuid u;
-	char url[1024], uid[DH_UUID_STRLEN + 1], host[300], path[512],
-	    query[8], body[128], snippet[160];
+	char uid[DH_UUID_STRLEN + 1], body[128], snippet[160];
 	int rc;
 
 	dh_http_request_init(&req);
 	dh_http_response_init(&resp);
-	if (c->p.creds == NULL || c->p.creds->secret_key == NULL) {
-		rc = dh_err_set(err, DH_E_STATE, "no credentials yet");
-		goto out;
-	}
-	if ((size_t)snprintf(url, sizeof(url), "%s/v1/control-channel/%s",
-	    c->endpoint, c->p.instance_id) >= sizeof(url)) {
-		rc = dh_err_set(err, DH_E_ARG, "ssmmessages URL too long");
-		goto out;
-	}
-	rc = dh_http_url_split(url, host, sizeof(host), path, sizeof(path),
-	    query, sizeof(query), err);
-	if (rc != DH_OK)
-		goto out;
 	rc = dh_uuid_v4(&u);
 	if (rc != DH_OK) {
-		dh_err_set(err, rc, "no randomness for RequestId");
+		dh_err_set(&j->err, rc, "no randomness for RequestId");
 		goto out;
 	}
 	dh_uuid_fmt(&u, uid);
 	snprintf(body, sizeof(body),
 	    "{\"MessageSchemaVersion\":\"1.0\",\"RequestId\":\"%s\"}", uid);
-	rs.c = c;
-	rs.host = host;
-	rs.path = path;
 	req.method = "POST";
-	req.url = url;
+	req.url = j->url;
 	req.body = body;
 	req.body_len = strlen(body);
 	req.sign = sign_rest;
-	req.sign_arg = &rs;
+	req.sign_arg = j;
 	req.max_body = REST_MAX_BODY;
 	rc = dh_http_hdrs_set(&req.headers, "Content-Type", "application/json");
 	if (rc != DH_OK)
 		goto out;
-	rc = dh_http_do(c->p.http, &req, &resp, err);
+	rc = dh_http_do(http, &req, &resp, &j->err);
 	if (rc != DH_OK) {
-		dh_err_wrap(err, rc, "CreateControlChannel");
+		dh_err_wrap(&j->err, rc, "CreateControlChannel");
 		goto out;
 	}
 	if (resp.status != 201 && resp.status != 200) {
 		dh_log_escape(resp.body.d, resp.body.len, 120, snippet,
 		    sizeof(snippet));
-		rc = dh_err_set(err, resp.status == 403 ? DH_E_AUTH :
+		rc = dh_err_set(&j->err, resp.status == 403 ? DH_E_AUTH :
 		    DH_E_HTTP, "CreateControlChannel: HTTP %ld: %s",
 		    resp.status, snippet);
 		goto out;
 	}
-	rc = ag_ctrl_parse_token(resp.body.d, resp.body.len, token, err);
+	rc = ag_ctrl_parse_token(resp.body.d, resp.body.len, &j->token,
+	    &j->err);
 out:
+	j->rc = rc;
 	dh_http_response_free(&resp);
 	dh_http_request_free(&req);
+}
+
+static char *
+dup_secret(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+/* Loop thread: copy what CreateControlChannel needs into a new job. */
+static int
+token_job_new(struct ag_ctrl *c, struct token_job **out, struct dh_err *err)
+{
+	const struct ag_creds *cr = c->p.creds;
+	struct token_job *j;
+	char query[8];
+	int rc;
+
+	*out = NULL;
+	if (cr == NULL || cr->secret_key == NULL)
+		return dh_err_set(err, DH_E_STATE, "no credentials yet");
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	dh_buf_init_secret(&j->token, AG_CTRL_TOKEN_MAX + 1);
+	j->c = c;
+	if ((size_t)snprintf(j->url, sizeof(j->url), "%s/v1/control-channel/%s",
+	    c->endpoint, c->p.instance_id) >= sizeof(j->url) ||
+	    (size_t)snprintf(j->region, sizeof(j->region), "%s",
+	    c->p.region) >= sizeof(j->region)) {
+		rc = dh_err_set(err, DH_E_ARG, "ssmmessages URL too long");
+		goto out;
+	}
+	rc = dh_http_url_split(j->url, j->host, sizeof(j->host), j->path,
+	    sizeof(j->path), query, sizeof(query), err);
+	if (rc != DH_OK)
+		goto out;
+	snprintf(j->access_key, sizeof(j->access_key), "%s", cr->access_key);
+	j->secret_key = dup_secret(cr->secret_key);
+	j->session_token = dup_secret(cr->session_token);
+	if (j->secret_key == NULL || j->session_token == NULL)
+		rc = dh_err_set(err, DH_E_NOMEM, "out of memory");
+out:
+	if (rc != DH_OK)
+		token_job_free(j);
+	else
+		*out = j;
 	return rc;
 }
 
@@ -399,34 +461,26 @@ sign_upgrade(struct ag_ctrl *c, struct dh_err *err)
 	return dh_sigv4_sign(&r, &sp, &c->sig, err);
 }
 
+/* Loop thread, token in hand: sign the upgrade and start the websocket. */
 static int
-do_connect(struct ag_ctrl *c, struct dh_err *err)
+open_socket(struct ag_ctrl *c, const char *token, struct dh_err *err)
 {
 	struct lws_client_connect_info ci;
-	struct dh_buf token, open;
+	struct dh_buf open;
 	struct dh_uuid u;
 	char uid[DH_UUID_STRLEN + 1], pathq[600];
 	int rc;
 
 	static lws_retry_bo_t retry;
 
-	dh_buf_init_secret(&token, AG_CTRL_TOKEN_MAX + 1);
 	dh_buf_init_secret(&open, AG_CTRL_TOKEN_MAX + 1024);
-	if (c->endpoint == NULL) {
-		rc = dh_err_set(err, DH_E_STATE, "no ssmmessages endpoint");
+	rc = dh_uuid_v4(&u);
+	if (rc != DH_OK) {
+		dh_err_set(err, rc, "no randomness for RequestId");
 		goto out;
 	}
-	rc = parse_endpoint(c, err);
-	if (rc != DH_OK)
-		goto out;
-	rc = create_channel(c, &token, err);
-	if (rc != DH_OK)
-		goto out;
-	rc = dh_uuid_v4(&u);
-	if (rc != DH_OK)
-		goto out;
 	dh_uuid_fmt(&u, uid);
-	rc = ag_ctrl_open_frame(dh_buf_cstr(&token), uid, &open, err);
+	rc = ag_ctrl_open_frame(token, uid, &open, err);
 	if (rc != DH_OK)
 		goto out;
 	rc = sign_upgrade(c, err);
@@ -466,8 +520,53 @@ do_connect(struct ag_ctrl *c, struct dh_err *err)
 	rc = DH_OK;
 out:
 	dh_buf_free(&open);
-	dh_buf_free(&token);
 	return rc;
+}
+
+/* Loop thread: the worker finished CreateControlChannel. */
+static void
+token_done(void *arg)
+{
+	struct token_job *j = arg;
+	struct ag_ctrl *c = j->c;
+	struct dh_err e;
+	int rc = j->rc;
+
+	dh_err_clear(&e);
+	c->token_pending = 0;
+	if (rc == DH_OK && c->wsi == NULL)
+		rc = open_socket(c, dh_buf_cstr(&j->token), &e);
+	else if (rc != DH_OK)
+		e = j->err;
+	token_job_free(j);
+	if (rc != DH_OK) {
+		dh_warn("control channel: %s", e.msg);
+		schedule_retry(c);
+	}
+}
+
+/* Loop thread: start a connect by posting CreateControlChannel to the
+ * worker; the websocket opens from token_done. */
+static int
+do_connect(struct ag_ctrl *c, struct dh_err *err)
+{
+	struct token_job *j = NULL;
+	int rc;
+
+	if (c->endpoint == NULL)
+		return dh_err_set(err, DH_E_STATE, "no ssmmessages endpoint");
+	rc = parse_endpoint(c, err);
+	if (rc == DH_OK)
+		rc = token_job_new(c, &j, err);
+	if (rc == DH_OK)
+		rc = ag_worker_post(c->p.worker, token_run, token_done,
+		    token_job_free, j, err);
+	if (rc != DH_OK) {
+		token_job_free(j);
+		return rc;
+	}
+	c->token_pending = 1;
+	return DH_OK;
 }
 
 static void
@@ -477,7 +576,7 @@ connect_cb(lws_sorted_usec_list_t *sul)
 	struct dh_err e;
 
 	dh_err_clear(&e);
-	if (c->wsi != NULL)
+	if (c->wsi != NULL || c->token_pending)
 		return;
 	if (do_connect(c, &e) != DH_OK) {
 		dh_warn("control channel: %s", e.msg);

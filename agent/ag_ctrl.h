@@ -13,13 +13,16 @@
  * schedules a reconnect (new token each time) after exponential backoff with
  * jitter (ag_backoff), reset after a successful open.
  *
- * Everything runs on the owner's lws event loop (lws_sul timers); the REST
- * call is a bounded libcurl request made from the loop.
+ * Everything runs on the owner's lws event loop (lws_sul timers) except the
+ * blocking REST call, which is posted to the owner's ag_worker thread (with
+ * copies of the URL and credentials); the websocket opens when its result
+ * is delivered back on the loop (ag_worker_drain).
  *
  * Ownership: ag_ctrl_new borrows everything in the params (context, vhost,
- * HTTP client, strings, credentials) for the lifetime of the channel; the
- * caller keeps them valid and frees the channel with ag_ctrl_free before
- * destroying the lws context.
+ * worker, strings, credentials) for the lifetime of the channel; the
+ * caller keeps them valid, stops the worker (which drops an undelivered
+ * CreateControlChannel job) and then frees the channel with ag_ctrl_free
+ * before destroying the lws context.
  */
 #ifndef AG_CTRL_H
 #define AG_CTRL_H
@@ -38,7 +41,7 @@
 struct lws;
 struct lws_context;
 struct lws_vhost;
-struct dh_http_client;
+struct ag_worker;
 struct ag_ctrl;
 
 /* Called for every decoded incoming frame (m's payload valid during the
@@ -51,7 +54,7 @@ typedef void (*ag_ctrl_state_fn)(void *arg, int up);
 struct ag_ctrl_params {
 	struct lws_context *ctx;
 	struct lws_vhost *vhost;
-	struct dh_http_client *http;
+	struct ag_worker *worker;      /* runs CreateControlChannel */
 	const char *instance_id;
 	const char *region;
 	const struct ag_creds *creds;  /* refreshed in place by the owner */

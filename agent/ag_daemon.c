@@ -21,6 +21,7 @@
 #include "ag_identity.h"
 #include "ag_notify.h"
 #include "ag_platform.h"
+#include "ag_worker.h"
 #include "dh_aws.h"
 #include "dh_hash.h"
 #include "dh_http.h"
@@ -31,8 +32,13 @@
 #include "dh_uuid.h"
 #include "ss_worker.h"
 
+_Static_assert(AG_SESSION_CHUNK_MAX == SS_WORKER_CHUNK_MAX,
+    "session.chunk_bytes bound must match the worker's");
+
 #define URL_MAX 600
 #define MIN_REFRESH_S 5
+/* How long shutdown waits for an HTTPS call before abandoning it. */
+#define WORKER_STOP_MS 300
 
 struct ag_daemon {
 	const char *config_path;
@@ -41,8 +47,8 @@ struct ag_daemon {
 	struct ag_identity id;
 	struct ag_creds creds;
 	struct ag_platform pl;
-	struct dh_http_client *http;
-	struct dh_aws_client aws;
+	struct dh_http_client *http;   /* until the worker takes it */
+	struct ag_worker *worker;      /* blocking HTTPS calls */
 	struct lws_context *ctx;
 	struct ag_ctrl *ctrl;
 	struct ss_worker_mgr *sessions;
@@ -70,6 +76,9 @@ struct ag_daemon {
 	uint64_t wd_usec;
 	int have_creds;
 	int started;
+	int creds_busy;                /* a creds job is on the worker */
+	int hb_busy;                   /* a heartbeat job is on the worker */
+	int hb_again;                  /* heartbeat asked for while busy */
 };
 
 static volatile sig_atomic_t g_term;
@@ -202,14 +211,11 @@ apply_config(struct ag_daemon *d, struct dh_err *err)
 	rc = dh_http_client_new(&hc, &http, err);
 	if (rc != DH_OK)
 		return rc;
-	dh_http_client_free(d->http);
-	d->http = http;
-	dh_aws_client_init(&d->aws, http);
-	d->aws.auth = DH_AWS_AUTH_SIGV4;
-	if (d->have_creds) {
-		d->aws.creds.access_key = d->creds.access_key;
-		d->aws.creds.secret_key = d->creds.secret_key;
-		d->aws.creds.session_token = d->creds.session_token;
+	if (d->worker != NULL)
+		ag_worker_set_http(d->worker, http);
+	else {
+		dh_http_client_free(d->http);
+		d->http = http;
 	}
 	ag_backoff_init(&d->creds_bo, d->cfg.backoff_initial_ms,
 	    (long)d->cfg.max_backoff_seconds * 1000);
@@ -249,26 +255,14 @@ check_fingerprint(struct ag_daemon *d, struct dh_err *err)
 
 /* ----------------------------------------------------------- sessions */
 
-/* 1 when the environment variable name is set to 1/true/yes. */
-static int
-env_flag(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 ||
-	    strcasecmp(v, "yes") == 0);
-}
-
-/* Session settings from the agent's config, identity and environment
- * (DECKHAND_SESSION_*: ALLOW_ROOT, SSM_USER_SUDO, LOG_INPUT, FAIL_CLOSED,
- * SPOOL_DIR, CHUNK_BYTES). */
+/* Session settings from the agent's config (session.*: allow_root,
+ * ssm_user_sudo, log_input, fail_closed, spool_dir, chunk_bytes; dh_config
+ * applies the DECKHAND_SESSION_* environment overrides of the same names)
+ * and identity. */
 static void
 session_env(struct ag_daemon *d, struct ss_worker_env *e)
 {
-	const char *spool = getenv("DECKHAND_SESSION_SPOOL_DIR");
-	const char *chunk = getenv("DECKHAND_SESSION_CHUNK_BYTES");
-	char *end;
-	long n;
+	const char *spool = d->cfg.session_spool_dir;
 
 	if (spool != NULL && spool[0] != '\0')
 		snprintf(d->spool_dir, sizeof(d->spool_dir), "%s", spool);
@@ -286,15 +280,11 @@ session_env(struct ag_daemon *d, struct ss_worker_env *e)
 	e->proxy_port = d->proxy_port;
 	e->spool_dir = d->spool_dir;
 	e->agent_version = DH_VERSION ".0";
-	e->allow_root = env_flag("DECKHAND_SESSION_ALLOW_ROOT");
-	e->ssm_user_sudo = env_flag("DECKHAND_SESSION_SSM_USER_SUDO");
-	e->log_input = env_flag("DECKHAND_SESSION_LOG_INPUT");
-	e->fail_closed = env_flag("DECKHAND_SESSION_FAIL_CLOSED");
-	if (chunk != NULL) {
-		n = strtol(chunk, &end, 10);
-		if (*end == '\0' && n > 0 && n <= SS_WORKER_CHUNK_MAX)
-			e->max_chunk = (size_t)n;
-	}
+	e->allow_root = d->cfg.session_allow_root;
+	e->ssm_user_sudo = d->cfg.session_ssm_user_sudo;
+	e->log_input = d->cfg.session_log_input;
+	e->fail_closed = d->cfg.session_fail_closed;
+	e->max_chunk = (size_t)d->cfg.session_chunk_bytes;
 }
 
 static int
@@ -408,81 +398,284 @@ sched(struct ag_daemon *d, lws_sorted_usec_list_t *sul, sul_cb_t cb,
 	lws_sul_schedule(d->ctx, 0, sul, cb, (lws_usec_t)ms * 1000);
 }
 
-static void
-creds_cb(lws_sorted_usec_list_t *sul)
+/* 1 when a credential refresh failed because the service refuses this
+ * identity (deregistered, wrong machine, bad or expired signature): retrying
+ * quickly cannot help, so the caller waits the maximum backoff. */
+static int
+creds_refused(const char *msg)
 {
-	struct ag_daemon *d = lws_container_of(sul, struct ag_daemon,
-	    sul_creds);
+	static const char *const codes[] = { "AccessDenied",
+		"MachineFingerprintDoesNotMatch", "UnrecognizedClientException",
+		"InvalidClientTokenId", "ExpiredTokenException", NULL };
+	size_t i;
+
+	for (i = 0; codes[i] != NULL; i++)
+		if (strstr(msg, codes[i]) != NULL)
+			return 1;
+	return 0;
+}
+
+/* Secret string copy for a worker job ("" for NULL); NULL on no memory. */
+static char *
+secret_dup(const char *v)
+{
+	return strdup(v != NULL ? v : "");
+}
+
+static void
+secret_free(char *p)
+{
+	if (p != NULL) {
+		dh_wipe(p, strlen(p));
+		free(p);
+	}
+}
+
+/* RequestManagedInstanceRoleToken (and, when due, key rotation) for the
+ * worker: inputs copied from the daemon, results applied by creds_done. */
+struct creds_job {
+	struct ag_daemon *d;           /* loop side only */
+	char ssm_url[URL_MAX];
+	char state_dir[1024];
+	int64_t rotate_days;
+	struct ag_identity id;         /* deep copy; rotated key comes back */
 	struct ag_creds fresh;
-	struct dh_err e;
+	int rc;
+	struct dh_err err;
+	int rotate_tried;
+	int rotate_rc;
+	struct dh_err rotate_err;
+};
+
+static void
+creds_job_free(void *arg)
+{
+	struct creds_job *j = arg;
+
+	ag_identity_clear(&j->id);
+	ag_creds_clear(&j->fresh);
+	dh_wipe(j, sizeof(*j));
+	free(j);
+}
+
+static void
+creds_run(void *arg, struct dh_http_client *http)
+{
+	struct creds_job *j = arg;
+	struct dh_aws_client aws;
+
+	dh_aws_client_init(&aws, http);
+	j->rc = ag_creds_fetch(&aws, j->ssm_url, &j->id, &j->fresh, &j->err);
+	if (j->rc != DH_OK || !ag_creds_should_rotate(j->fresh.update_key_pair,
+	    j->id.key_created, dh_time_now(), j->rotate_days))
+		return;
+	j->rotate_tried = 1;
+	j->rotate_rc = ag_creds_rotate(&aws, j->ssm_url, j->state_dir, &j->id,
+	    &j->rotate_err);
+}
+
+static void
+creds_done(void *arg)
+{
+	struct creds_job *j = arg;
+	struct ag_daemon *d = j->d;
 	time_t now, at;
 	long delay;
 
-	memset(&fresh, 0, sizeof(fresh));
-	dh_err_clear(&e);
-	if (ag_creds_fetch(&d->aws, d->ssm_url, &d->id, &fresh, &e) !=
-	    DH_OK) {
+	d->creds_busy = 0;
+	if (j->rc != DH_OK) {
 		delay = ag_backoff_next(&d->creds_bo,
 		    dh_random_uniform(0xffffffffu));
-		if (strstr(e.msg, "MachineFingerprintDoesNotMatch") != NULL ||
-		    strstr(e.msg, "AccessDenied") != NULL)
+		if (creds_refused(j->err.msg))
 			delay = (long)d->cfg.max_backoff_seconds * 1000;
-		dh_warn("credentials: %s; retrying in %ld ms", e.msg, delay);
+		dh_warn("credentials: %s; retrying in %ld ms", j->err.msg,
+		    delay);
 		status("waiting for credentials");
 		sched(d, &d->sul_creds, creds_cb, delay);
+		creds_job_free(j);
 		return;
 	}
 	ag_backoff_reset(&d->creds_bo);
 	ag_creds_clear(&d->creds);
-	d->creds = fresh;
+	d->creds = j->fresh;
+	memset(&j->fresh, 0, sizeof(j->fresh));
 	d->have_creds = 1;
-	d->aws.creds.access_key = d->creds.access_key;
-	d->aws.creds.secret_key = d->creds.secret_key;
-	d->aws.creds.session_token = d->creds.session_token;
 	now = dh_time_now();
 	at = ag_creds_refresh_at(&d->creds);
 	delay = at - now < MIN_REFRESH_S ? MIN_REFRESH_S : (long)(at - now);
 	dh_info("credentials obtained; next refresh in %ld s", delay);
 	sessions_creds(d);
 	sched(d, &d->sul_creds, creds_cb, delay * 1000);
-	if (ag_creds_should_rotate(d->creds.update_key_pair, d->id.key_created,
-	    now, d->cfg.key_rotate_days)) {
-		if (ag_creds_rotate(&d->aws, d->ssm_url, d->state_dir, &d->id,
-		    &e) != DH_OK)
-			dh_warn("key rotation failed: %s", e.msg);
-		else
-			dh_info("instance key rotated");
+	if (j->rotate_tried && j->rotate_rc != DH_OK)
+		dh_warn("key rotation failed: %s", j->rotate_err.msg);
+	else if (j->rotate_tried) {
+		ag_identity_clear(&d->id);
+		d->id = j->id;
+		memset(&j->id, 0, sizeof(j->id));
+		(void)dh_log_secret_add(d->id.private_key);
+		dh_info("instance key rotated");
 	}
+	creds_job_free(j);
 	if (!d->started) {
 		d->started = 1;
-		sched(d, &d->sul_hb, hb_cb, 0);
 		ag_ctrl_connect(d->ctrl, 0);
+		sched(d, &d->sul_hb, hb_cb, 0);
 	}
+}
+
+static void
+creds_cb(lws_sorted_usec_list_t *sul)
+{
+	struct ag_daemon *d = lws_container_of(sul, struct ag_daemon,
+	    sul_creds);
+	struct creds_job *j;
+	struct dh_err e;
+	long delay;
+
+	if (d->creds_busy)
+		return;
+	dh_err_clear(&e);
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		dh_err_set(&e, DH_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	j->d = d;
+	snprintf(j->ssm_url, sizeof(j->ssm_url), "%s", d->ssm_url);
+	snprintf(j->state_dir, sizeof(j->state_dir), "%s", d->state_dir);
+	j->rotate_days = d->cfg.key_rotate_days;
+	j->id = d->id;
+	j->id.private_key = d->id.private_key != NULL ?
+	    strdup(d->id.private_key) : NULL;
+	if (d->id.private_key != NULL && j->id.private_key == NULL) {
+		dh_err_set(&e, DH_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	if (ag_worker_post(d->worker, creds_run, creds_done, creds_job_free,
+	    j, &e) != DH_OK)
+		goto fail;
+	d->creds_busy = 1;
+	return;
+fail:
+	if (j != NULL)
+		creds_job_free(j);
+	delay = ag_backoff_next(&d->creds_bo, dh_random_uniform(0xffffffffu));
+	dh_warn("credentials: %s; retrying in %ld ms", e.msg, delay);
+	sched(d, &d->sul_creds, creds_cb, delay);
+}
+
+/* UpdateInstanceInformation for the worker (copied inputs). */
+struct hb_job {
+	struct ag_daemon *d;           /* loop side only */
+	char ssm_url[URL_MAX];
+	char region[64];
+	char instance_id[64];
+	int channel;                   /* control channel up */
+	char access_key[128];
+	char *secret_key;
+	char *session_token;
+	struct ag_platform pl;
+	int rc;
+	struct dh_err err;
+};
+
+static void
+hb_job_free(void *arg)
+{
+	struct hb_job *j = arg;
+
+	secret_free(j->secret_key);
+	secret_free(j->session_token);
+	dh_wipe(j, sizeof(*j));
+	free(j);
+}
+
+static void
+hb_run(void *arg, struct dh_http_client *http)
+{
+	struct hb_job *j = arg;
+	struct dh_aws_client aws;
+
+	dh_aws_client_init(&aws, http);
+	aws.auth = DH_AWS_AUTH_SIGV4;
+	aws.creds.access_key = j->access_key;
+	aws.creds.secret_key = j->secret_key;
+	aws.creds.session_token = j->session_token;
+	ag_platform_collect(NULL, &j->pl);
+	j->rc = ag_hb_send(&aws, j->ssm_url, j->region, j->instance_id, &j->pl,
+	    j->channel ? "ssmmessages" : NULL, &j->err);
+}
+
+static void
+hb_done(void *arg)
+{
+	struct hb_job *j = arg;
+	struct ag_daemon *d = j->d;
+	long delay = (long)d->cfg.heartbeat_seconds * 1000;
+
+	d->hb_busy = 0;
+	d->pl = j->pl;
+	if (j->rc != DH_OK) {
+		long b = ag_backoff_next(&d->hb_bo,
+		    dh_random_uniform(0xffffffffu));
+
+		if (b < delay)
+			delay = b;
+		dh_warn("heartbeat: %s; next try in %ld ms", j->err.msg, delay);
+	} else {
+		ag_backoff_reset(&d->hb_bo);
+		dh_info("heartbeat sent (%s, %s %s)", d->pl.ip,
+		    d->pl.name, d->pl.version);
+	}
+	hb_job_free(j);
+	if (d->hb_again) {
+		d->hb_again = 0;
+		delay = 0;
+	}
+	sched(d, &d->sul_hb, hb_cb, delay);
 }
 
 static void
 hb_cb(lws_sorted_usec_list_t *sul)
 {
 	struct ag_daemon *d = lws_container_of(sul, struct ag_daemon, sul_hb);
+	struct hb_job *j;
 	struct dh_err e;
 	long delay = (long)d->cfg.heartbeat_seconds * 1000;
 
-	dh_err_clear(&e);
-	ag_platform_collect(NULL, &d->pl);
-	if (ag_hb_send(&d->aws, d->ssm_url, d->id.region, d->id.instance_id,
-	    &d->pl, ag_ctrl_is_up(d->ctrl) ? "ssmmessages" : NULL, &e) !=
-	    DH_OK) {
-		long b = ag_backoff_next(&d->hb_bo,
-		    dh_random_uniform(0xffffffffu));
-
-		if (b < delay)
-			delay = b;
-		dh_warn("heartbeat: %s; next try in %ld ms", e.msg, delay);
-	} else {
-		ag_backoff_reset(&d->hb_bo);
-		dh_info("heartbeat sent (%s, %s %s)", d->pl.ip,
-		    d->pl.name, d->pl.version);
+	if (d->hb_busy) {
+		d->hb_again = 1;
+		return;
 	}
+	dh_err_clear(&e);
+	j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		dh_err_set(&e, DH_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	j->d = d;
+	snprintf(j->ssm_url, sizeof(j->ssm_url), "%s", d->ssm_url);
+	snprintf(j->region, sizeof(j->region), "%s", d->id.region);
+	snprintf(j->instance_id, sizeof(j->instance_id), "%s",
+	    d->id.instance_id);
+	j->channel = ag_ctrl_is_up(d->ctrl);
+	snprintf(j->access_key, sizeof(j->access_key), "%s",
+	    d->creds.access_key);
+	j->secret_key = secret_dup(d->creds.secret_key);
+	j->session_token = secret_dup(d->creds.session_token);
+	if (j->secret_key == NULL || j->session_token == NULL) {
+		dh_err_set(&e, DH_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	if (ag_worker_post(d->worker, hb_run, hb_done, hb_job_free, j, &e) !=
+	    DH_OK)
+		goto fail;
+	d->hb_busy = 1;
+	return;
+fail:
+	if (j != NULL)
+		hb_job_free(j);
+	dh_warn("heartbeat: %s; next try in %ld ms", e.msg, delay);
 	sched(d, &d->sul_hb, hb_cb, delay);
 }
 
@@ -597,10 +790,27 @@ reload(struct ag_daemon *d)
 
 /* --------------------------------------------------------------- run */
 
+/* Worker results are applied here, on the loop's thread: the worker wakes
+ * the loop with lws_cancel_service. */
+static void
+wake_loop(void *arg)
+{
+	lws_cancel_service(arg);
+}
+
 static int
 proto_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
+	struct ag_daemon *d;
+
+	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+		d = wsi != NULL ? lws_context_user(lws_get_context(wsi)) :
+		    NULL;
+		if (d != NULL)
+			ag_worker_drain(d->worker);
+		return 0;
+	}
 	return ag_ctrl_lws_callback(wsi, (int)reason, user, in, len);
 }
 
@@ -667,6 +877,7 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 	ci.client_ssl_ca_filepath = ag_config_ca(&d->cfg, NULL,
 	    d->id.ca_bundle);
 	ci.fd_limit_per_thread = 64;
+	ci.user = d;
 	ci.count_threads = 1;
 	if (d->proxy_addr[0] != '\0') {
 		ci.http_proxy_address = d->proxy_addr;
@@ -680,9 +891,13 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 		    ci.client_ssl_ca_filepath : "(system)");
 		goto out;
 	}
+	rc = ag_worker_start(d->http, wake_loop, d->ctx, &d->worker, err);
+	d->http = NULL;
+	if (rc != DH_OK)
+		goto out;
 	memset(&cp, 0, sizeof(cp));
 	cp.ctx = d->ctx;
-	cp.http = d->http;
+	cp.worker = d->worker;
 	cp.instance_id = d->id.instance_id;
 	cp.region = d->id.region;
 	cp.creds = &d->creds;
@@ -743,6 +958,8 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 	rc = DH_OK;
 out:
 	g_ctx = NULL;
+	if (ag_worker_stop(d->worker, WORKER_STOP_MS))
+		dh_warn("an HTTPS call was still running at exit; abandoned");
 	if (d->ctx != NULL) {
 		lws_sul_cancel(&d->sul_creds);
 		lws_sul_cancel(&d->sul_hb);

@@ -6,7 +6,9 @@
  * key rotation when asked or after credentials.key_rotate_days), the
  * heartbeat (UpdateInstanceInformation on start, when the control channel
  * opens, then every heartbeat.interval_seconds), the control channel
- * (ag_ctrl) and the systemd watchdog.  systemd is told READY=1 once the
+ * (ag_ctrl) and the systemd watchdog.  The blocking HTTPS calls among them
+ * run on one ag_worker thread and their results are applied on the loop;
+ * at exit a call still hanging after 300 ms is abandoned.  systemd is told READY=1 once the
  * loop runs, STATUS= on changes, WATCHDOG=1 at half the watchdog period and
  * STOPPING=1 on exit.  SIGTERM/SIGINT stop the loop at once; SIGHUP reloads
  * the configuration (log level, intervals, backoff, endpoints, CA, proxy)
