@@ -58,8 +58,10 @@ def test_debs_install_with_dpkg(build, tmp_path):
     agent = root / "usr/sbin/deckhand-agent"
     out = run(str(agent), "--version")
     assert out.returncode == 0 and "0.1.0" in out.stdout + out.stderr
-    # binaries are stripped in the package and stay small
-    assert agent.stat().st_size < 1024 * 1024
+    # binaries are stripped in the package and stay small (sanitizer builds
+    # carry their instrumentation, so the bound only holds for release builds)
+    if not os.environ.get("DH_SANITIZED"):
+        assert agent.stat().st_size < 1024 * 1024
     r = run("dpkg-deb", "-f", str([d for d in debs if "agent" in d.name][0]), "Depends")
     assert "libwebsockets17" in r.stdout
     for d in debs:
