@@ -28,64 +28,10 @@ struct gw_cmd {
 
 /* ------------------------------------------------------------ helpers */
 
-static int
-sql_prep(struct gw_store *st, sqlite3_stmt **out, struct dh_err *err,
-    const char *sql, const char *fmt, ...)
-{
-	sqlite3 *db = gw_store_db(st);
-	sqlite3_stmt *s = NULL;
-	const char *str;
-	va_list ap;
-	int i, rc = SQLITE_OK;
-
-	*out = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return dh_err_set(err, DH_E_IO, "sqlite prepare: %s",
-		    sqlite3_errmsg(db));
-	va_start(ap, fmt);
-	for (i = 0; fmt[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (fmt[i] == 's') {
-			str = va_arg(ap, const char *);
-			rc = str == NULL ? sqlite3_bind_null(s, i + 1) :
-			    sqlite3_bind_text(s, i + 1, str, -1,
-			    SQLITE_TRANSIENT);
-		} else
-			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
-	}
-	va_end(ap);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(s);
-		return dh_err_set(err, DH_E_IO, "sqlite bind: %s",
-		    sqlite3_errmsg(db));
-	}
-	*out = s;
-	return DH_OK;
-}
-
-static int
-sql_done(struct gw_store *st, sqlite3_stmt *s, struct dh_err *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return dh_err_set(err, DH_E_IO, "sqlite step: %s",
-		    sqlite3_errmsg(gw_store_db(st)));
-	return DH_OK;
-}
-
-static const char *
-col(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t != NULL ? (const char *)t : "";
-}
-
 static cJSON *
 col_json(sqlite3_stmt *s, int i)
 {
-	const char *t = col(s, i);
+	const char *t = gw_store_col(s, i);
 	cJSON *j = NULL;
 
 	if (dh_json_parse(t, strlen(t), DOC_MAX, &j, NULL) != DH_OK)
@@ -248,20 +194,20 @@ gw_cmd_create(struct gw_store *st, const char *doc, const cJSON *params,
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
 	r = gw_store_begin(st, err);
 	if (r == DH_OK)
-		r = sql_prep(st, &q, err, "INSERT INTO commands (id, doc,"
+		r = gw_store_prep(st, &q, err, "INSERT INTO commands (id, doc,"
 		    " created_ms) VALUES (?, ?, ?)", "ssi", out_id, text,
 		    now_ms);
 	if (r == DH_OK)
-		r = sql_done(st, q, err);
+		r = gw_store_done(st, q, err);
 	for (i = 0; i < n && r == DH_OK; i++) {
-		r = sql_prep(st, &q, err, "INSERT OR IGNORE INTO invocations"
+		r = gw_store_prep(st, &q, err, "INSERT OR IGNORE INTO invocations"
 		    " (command_id, instance_id, status, details, output, errout,"
 		    " response_code, requested_ms, start_ms, end_ms,"
 		    " deliver_by_ms, sent_ms) VALUES (?, ?, 'Pending',"
 		    " 'Pending', '', '', -1, ?, 0, 0, ?, 0)", "ssii", out_id,
 		    ids[i], now_ms, deliver_by_ms);
 		if (r == DH_OK)
-			r = sql_done(st, q, err);
+			r = gw_store_done(st, q, err);
 	}
 	if (r == DH_OK)
 		r = gw_store_commit(st, err);
@@ -524,13 +470,13 @@ cmd_stats(struct gw_store *st, const char *id, struct cmd_stat *s,
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	r = sql_prep(st, &q, err, "SELECT status, details FROM invocations"
+	r = gw_store_prep(st, &q, err, "SELECT status, details FROM invocations"
 	    " WHERE command_id = ?", "s", id);
 	if (r != DH_OK)
 		return r;
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		status = col(q, 0);
-		details = col(q, 1);
+		status = gw_store_col(q, 0);
+		details = gw_store_col(q, 1);
 		s->target++;
 		if (is_final(status))
 			s->completed++;
@@ -694,7 +640,7 @@ op_list_commands(const struct gw_ssm_ctx *c, const cJSON *in,
 	all = cJSON_CreateArray();
 	if (all == NULL || gw_res_ok(res) == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, "SELECT c.doc FROM commands c WHERE"
+	r = gw_store_prep(c->st, &q, &e, "SELECT c.doc FROM commands c WHERE"
 	    " (?1 IS NULL OR c.id = ?1) AND (?2 IS NULL OR EXISTS (SELECT 1"
 	    " FROM invocations i WHERE i.command_id = c.id AND"
 	    " i.instance_id = ?2)) ORDER BY c.created_ms DESC", "ss", cid, iid);
@@ -703,7 +649,7 @@ op_list_commands(const struct gw_ssm_ctx *c, const cJSON *in,
 		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		cmd = render_command(c->st, col(q, 0));
+		cmd = render_command(c->st, gw_store_col(q, 0));
 		if (cmd == NULL)
 			continue;
 		if (!cmd_filter_ok(filters, cmd)) {
@@ -736,8 +682,8 @@ render_invocation(sqlite3_stmt *q, int details)
 		cJSON_Delete(doc);
 		return NULL;
 	}
-	cJSON_AddStringToObject(o, "CommandId", col(q, 0));
-	cJSON_AddStringToObject(o, "InstanceId", col(q, 1));
+	cJSON_AddStringToObject(o, "CommandId", gw_store_col(q, 0));
+	cJSON_AddStringToObject(o, "InstanceId", gw_store_col(q, 1));
 	cJSON_AddStringToObject(o, "InstanceName", "");
 	cJSON_AddStringToObject(o, "Comment", gw_res_str_or(doc, "Comment",
 	    ""));
@@ -746,8 +692,8 @@ render_invocation(sqlite3_stmt *q, int details)
 	    ""));
 	cJSON_AddStringToObject(o, "DocumentVersion", "$DEFAULT");
 	gw_res_add_time(o, "RequestedDateTime", sqlite3_column_int64(q, 7));
-	cJSON_AddStringToObject(o, "Status", col(q, 2));
-	cJSON_AddStringToObject(o, "StatusDetails", col(q, 3));
+	cJSON_AddStringToObject(o, "Status", gw_store_col(q, 2));
+	cJSON_AddStringToObject(o, "StatusDetails", gw_store_col(q, 3));
 	cJSON_AddStringToObject(o, "TraceOutput", "");
 	cJSON_AddStringToObject(o, "StandardOutputUrl", "");
 	cJSON_AddStringToObject(o, "StandardErrorUrl", "");
@@ -757,8 +703,8 @@ render_invocation(sqlite3_stmt *q, int details)
 		p = cJSON_CreateObject();
 		cJSON_AddItemToArray(plugins, p);
 		cJSON_AddStringToObject(p, "Name", PLUGIN);
-		cJSON_AddStringToObject(p, "Status", col(q, 2));
-		cJSON_AddStringToObject(p, "StatusDetails", col(q, 3));
+		cJSON_AddStringToObject(p, "Status", gw_store_col(q, 2));
+		cJSON_AddStringToObject(p, "StatusDetails", gw_store_col(q, 3));
 		cJSON_AddNumberToObject(p, "ResponseCode",
 		    (double)sqlite3_column_int64(q, 6));
 		if (sqlite3_column_int64(q, 8) > 0)
@@ -767,7 +713,7 @@ render_invocation(sqlite3_stmt *q, int details)
 		if (sqlite3_column_int64(q, 9) > 0)
 			gw_res_add_time(p, "ResponseFinishDateTime",
 			    sqlite3_column_int64(q, 9));
-		cJSON_AddStringToObject(p, "Output", col(q, 4));
+		cJSON_AddStringToObject(p, "Output", gw_store_col(q, 4));
 		cJSON_AddStringToObject(p, "StandardOutputUrl", "");
 		cJSON_AddStringToObject(p, "StandardErrorUrl", "");
 		cJSON_AddStringToObject(p, "OutputS3Region", "");
@@ -794,7 +740,7 @@ op_list_invocations(const struct gw_ssm_ctx *c, const cJSON *in,
 	all = cJSON_CreateArray();
 	if (all == NULL || gw_res_ok(res) == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, INV_SQL " WHERE (?1 IS NULL OR"
+	r = gw_store_prep(c->st, &q, &e, INV_SQL " WHERE (?1 IS NULL OR"
 	    " i.command_id = ?1) AND (?2 IS NULL OR i.instance_id = ?2) ORDER"
 	    " BY i.requested_ms DESC, i.instance_id", "ss", cid, iid);
 	if (r != DH_OK) {
@@ -806,7 +752,7 @@ op_list_invocations(const struct gw_ssm_ctx *c, const cJSON *in,
 		cJSON_ArrayForEach(f, filters)
 			if (strcmp(gw_res_str_or(f, "key", ""),
 			    "Status") == 0 &&
-			    strcmp(gw_res_str_or(f, "value", ""), col(q,
+			    strcmp(gw_res_str_or(f, "value", ""), gw_store_col(q,
 			    2)) != 0)
 				keep = 0;
 		if (!keep)
@@ -859,7 +805,7 @@ op_get_invocation(const struct gw_ssm_ctx *c, const cJSON *in,
 	o = gw_res_ok(res);
 	if (o == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, INV_SQL " WHERE i.command_id = ? AND"
+	r = gw_store_prep(c->st, &q, &e, INV_SQL " WHERE i.command_id = ? AND"
 	    " i.instance_id = ?", "ss", cid, iid);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
@@ -888,11 +834,11 @@ op_get_invocation(const struct gw_ssm_ctx *c, const cJSON *in,
 		} else
 			cJSON_AddStringToObject(o, "ExecutionElapsedTime", "");
 		add_iso_ms(o, "ExecutionEndDateTime", t1);
-		cJSON_AddStringToObject(o, "Status", col(q, 2));
-		cJSON_AddStringToObject(o, "StatusDetails", col(q, 3));
-		cJSON_AddStringToObject(o, "StandardOutputContent", col(q, 4));
+		cJSON_AddStringToObject(o, "Status", gw_store_col(q, 2));
+		cJSON_AddStringToObject(o, "StatusDetails", gw_store_col(q, 3));
+		cJSON_AddStringToObject(o, "StandardOutputContent", gw_store_col(q, 4));
 		cJSON_AddStringToObject(o, "StandardOutputUrl", "");
-		cJSON_AddStringToObject(o, "StandardErrorContent", col(q, 5));
+		cJSON_AddStringToObject(o, "StandardErrorContent", gw_store_col(q, 5));
 		cJSON_AddStringToObject(o, "StandardErrorUrl", "");
 		cJSON_Delete(doc);
 	}
@@ -1015,11 +961,11 @@ mark_sent(struct gw_cmd *d, const char *cmd_id, const char *instance_id,
 	sqlite3_stmt *q = NULL;
 	int r;
 
-	r = sql_prep(d->st, &q, NULL, "UPDATE invocations SET sent_ms = ? WHERE"
+	r = gw_store_prep(d->st, &q, NULL, "UPDATE invocations SET sent_ms = ? WHERE"
 	    " command_id = ? AND instance_id = ?", "iss", now_ms, cmd_id,
 	    instance_id);
 	if (r == DH_OK)
-		r = sql_done(d->st, q, NULL);
+		r = gw_store_done(d->st, q, NULL);
 	return r;
 }
 
@@ -1035,7 +981,7 @@ deliver(struct gw_cmd *d, const char *instance_id, int64_t now_ms)
 
 	if (d->ctrl == NULL)
 		return 0;
-	r = sql_prep(d->st, &q, &e, "SELECT i.command_id, i.instance_id, c.doc"
+	r = gw_store_prep(d->st, &q, &e, "SELECT i.command_id, i.instance_id, c.doc"
 	    " FROM invocations i JOIN commands c ON c.id = i.command_id WHERE"
 	    " i.status = 'Pending' AND i.deliver_by_ms > ? AND i.sent_ms <= ?"
 	    " AND (?3 IS NULL OR i.instance_id = ?3) ORDER BY i.requested_ms",
@@ -1043,11 +989,11 @@ deliver(struct gw_cmd *d, const char *instance_id, int64_t now_ms)
 	if (r != DH_OK)
 		return 0;
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(iid, sizeof(iid), "%s", col(q, 1));
+		snprintf(iid, sizeof(iid), "%s", gw_store_col(q, 1));
 		if (gw_ctrl_lookup(d->ctrl, iid) == NULL)
 			continue;
-		snprintf(cmd_id, sizeof(cmd_id), "%s", col(q, 0));
-		doc = strdup(col(q, 2));
+		snprintf(cmd_id, sizeof(cmd_id), "%s", gw_store_col(q, 0));
+		doc = strdup(gw_store_col(q, 2));
 		if (doc == NULL)
 			break;
 		dh_err_clear(&e);
@@ -1073,13 +1019,13 @@ deliver_instance(struct gw_cmd *d, const char *instance_id, int64_t now_ms)
 
 	sent = deliver(d, instance_id, now_ms);
 	/* Record what went out (after the read statement finished). */
-	if (sql_prep(d->st, &q, NULL, "SELECT command_id, instance_id FROM"
+	if (gw_store_prep(d->st, &q, NULL, "SELECT command_id, instance_id FROM"
 	    " invocations WHERE status = 'Pending' AND deliver_by_ms > ? AND"
 	    " sent_ms <= ? AND (?3 IS NULL OR instance_id = ?3)", "iis",
 	    now_ms, now_ms - GW_CMD_RESEND_MS, instance_id) != DH_OK)
 		return sent;
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (gw_ctrl_lookup(d->ctrl, col(q, 1)) == NULL)
+		if (gw_ctrl_lookup(d->ctrl, gw_store_col(q, 1)) == NULL)
 			continue;
 		if (n == cap) {
 			void *nv;
@@ -1090,8 +1036,8 @@ deliver_instance(struct gw_cmd *d, const char *instance_id, int64_t now_ms)
 				break;
 			ids = nv;
 		}
-		snprintf(ids[n][0], 64, "%s", col(q, 0));
-		snprintf(ids[n][1], 64, "%s", col(q, 1));
+		snprintf(ids[n][0], 64, "%s", gw_store_col(q, 0));
+		snprintf(ids[n][1], 64, "%s", gw_store_col(q, 1));
 		n++;
 	}
 	sqlite3_finalize(q);
@@ -1108,11 +1054,11 @@ gw_cmd_pump(struct gw_cmd *d, int64_t now_ms)
 	int sent;
 
 	sent = deliver_instance(d, NULL, now_ms);
-	if (sql_prep(d->st, &q, NULL, "UPDATE invocations SET status ="
+	if (gw_store_prep(d->st, &q, NULL, "UPDATE invocations SET status ="
 	    " 'TimedOut', details = 'DeliveryTimedOut', end_ms = ? WHERE"
 	    " status = 'Pending' AND deliver_by_ms <= ?", "ii", now_ms,
 	    now_ms) == DH_OK)
-		(void)sql_done(d->st, q, NULL);
+		(void)gw_store_done(d->st, q, NULL);
 	return sent;
 }
 
@@ -1153,18 +1099,18 @@ on_ack(struct gw_cmd *d, const char *instance_id, const cJSON *j,
 		return;
 	ok = code != NULL && strcmp(code, "200") == 0;
 	if (ok)
-		(void)sql_prep(d->st, &q, NULL, "UPDATE invocations SET status ="
+		(void)gw_store_prep(d->st, &q, NULL, "UPDATE invocations SET status ="
 		    " 'InProgress', details = 'InProgress', start_ms = ? WHERE"
 		    " command_id = ? AND instance_id = ? AND status = 'Pending'",
 		    "iss", now_ms, cmd, iid);
 	else
-		(void)sql_prep(d->st, &q, NULL, "UPDATE invocations SET status ="
+		(void)gw_store_prep(d->st, &q, NULL, "UPDATE invocations SET status ="
 		    " 'Failed', details = 'Undeliverable', errout = ?, end_ms = ?"
 		    " WHERE command_id = ? AND instance_id = ? AND status IN"
 		    " ('Pending', 'InProgress')", "siss", msg != NULL ? msg : "",
 		    now_ms, cmd, iid);
 	if (q != NULL)
-		(void)sql_done(d->st, q, NULL);
+		(void)gw_store_done(d->st, q, NULL);
 }
 
 static void
@@ -1227,7 +1173,7 @@ on_reply(struct gw_cmd *d, const char *instance_id, const cJSON *j,
 		truncate_to(out, GW_CMD_MAX_OUTPUT);
 	if (errout != NULL)
 		truncate_to(errout, 8000);
-	if (sql_prep(d->st, &q, NULL, "UPDATE invocations SET status = ?,"
+	if (gw_store_prep(d->st, &q, NULL, "UPDATE invocations SET status = ?,"
 	    " details = ?, output = ?, errout = ?, response_code = ?,"
 	    " start_ms = CASE WHEN start_ms = 0 THEN ? ELSE start_ms END,"
 	    " end_ms = ? WHERE command_id = ? AND instance_id = ? AND status"
@@ -1235,7 +1181,7 @@ on_reply(struct gw_cmd *d, const char *instance_id, const cJSON *j,
 	    "ssssiiiss", status, details, out != NULL ? out : "",
 	    errout != NULL ? errout : "", (int64_t)code, now_ms,
 	    is_final(status) ? now_ms : (int64_t)0, cmd, iid) == DH_OK)
-		(void)sql_done(d->st, q, NULL);
+		(void)gw_store_done(d->st, q, NULL);
 	dh_info("run command: %s on %s: %s", cmd, iid, status);
 	/* agent_job_reply_ack */
 	dh_buf_init(&ab, 1024);

@@ -23,64 +23,10 @@
 #define SSM_SRC "ssm.amazonaws.com"
 #define DOC_MAX (1024 * 1024)
 
-static int
-sql_prep(struct gw_store *st, sqlite3_stmt **out, struct dh_err *err,
-    const char *sql, const char *fmt, ...)
-{
-	sqlite3 *db = gw_store_db(st);
-	sqlite3_stmt *q = NULL;
-	const char *str;
-	va_list ap;
-	int i, rc = SQLITE_OK;
-
-	*out = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
-		return dh_err_set(err, DH_E_IO, "sqlite prepare: %s",
-		    sqlite3_errmsg(db));
-	va_start(ap, fmt);
-	for (i = 0; fmt[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (fmt[i] == 's') {
-			str = va_arg(ap, const char *);
-			rc = str == NULL ? sqlite3_bind_null(q, i + 1) :
-			    sqlite3_bind_text(q, i + 1, str, -1,
-			    SQLITE_TRANSIENT);
-		} else
-			rc = sqlite3_bind_int64(q, i + 1, va_arg(ap, int64_t));
-	}
-	va_end(ap);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(q);
-		return dh_err_set(err, DH_E_IO, "sqlite bind: %s",
-		    sqlite3_errmsg(db));
-	}
-	*out = q;
-	return DH_OK;
-}
-
-static int
-sql_done(struct gw_store *st, sqlite3_stmt *q, struct dh_err *err)
-{
-	int rc = sqlite3_step(q);
-
-	sqlite3_finalize(q);
-	if (rc != SQLITE_DONE)
-		return dh_err_set(err, DH_E_IO, "sqlite step: %s",
-		    sqlite3_errmsg(gw_store_db(st)));
-	return DH_OK;
-}
-
-static const char *
-col(sqlite3_stmt *q, int i)
-{
-	const unsigned char *t = sqlite3_column_text(q, i);
-
-	return t != NULL ? (const char *)t : "";
-}
-
 static cJSON *
 col_json(sqlite3_stmt *q, int i)
 {
-	const char *t = col(q, i);
+	const char *t = gw_store_col(q, i);
 	cJSON *j = NULL;
 
 	if (dh_json_parse(t, strlen(t), DOC_MAX, &j, NULL) != DH_OK)
@@ -187,7 +133,7 @@ load_window(const struct gw_ssm_ctx *c, const char *id,
 	struct dh_err e;
 	cJSON *w = NULL;
 
-	if (sql_prep(c->st, &q, &e, "SELECT doc, next_ms FROM mw_windows WHERE"
+	if (gw_store_prep(c->st, &q, &e, "SELECT doc, next_ms FROM mw_windows WHERE"
 	    " id = ?", "s", id) != DH_OK) {
 		gw_res_internal(res, DH_E_IO, &e);
 		return NULL;
@@ -283,11 +229,11 @@ op_create_window(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON_Delete(w);
 	if (text == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, "INSERT INTO mw_windows (id, doc, next_ms,"
+	r = gw_store_prep(c->st, &q, &e, "INSERT INTO mw_windows (id, doc, next_ms,"
 	    " created_ms) VALUES (?, ?, ?, ?)", "ssii", id, text, next,
 	    c->now_ms);
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	free(text);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
@@ -333,7 +279,7 @@ op_describe_windows(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (gw_res_ok(res) == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body, "WindowIdentities");
-	if (list == NULL || sql_prep(c->st, &q, &e, "SELECT doc, next_ms FROM"
+	if (list == NULL || gw_store_prep(c->st, &q, &e, "SELECT doc, next_ms FROM"
 	    " mw_windows ORDER BY created_ms, id", "") != DH_OK)
 		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
@@ -390,9 +336,9 @@ op_delete_window(const struct gw_ssm_ctx *c, const cJSON *in,
 		return gw_res_fail(res, 400, "ValidationException", "WindowId is"
 		    " required");
 	for (i = 0; i < 3 && r == DH_OK; i++) {
-		r = sql_prep(c->st, &q, &e, sql[i], "s", id);
+		r = gw_store_prep(c->st, &q, &e, sql[i], "s", id);
 		if (r == DH_OK)
-			r = sql_done(c->st, q, &e);
+			r = gw_store_done(c->st, q, &e);
 	}
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
@@ -422,9 +368,9 @@ add_child(const struct gw_ssm_ctx *c, const char *table_sql,
 	text = print_json(doc);
 	if (text == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, table_sql, "sss", id, window_id, text);
+	r = gw_store_prep(c->st, &q, &e, table_sql, "sss", id, window_id, text);
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	free(text);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
@@ -490,7 +436,7 @@ list_children(const struct gw_ssm_ctx *c, const cJSON *in, const char *sql,
 	if (gw_res_ok(res) == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body, key);
-	if (list == NULL || sql_prep(c->st, &q, &e, sql, "s", wid) != DH_OK)
+	if (list == NULL || gw_store_prep(c->st, &q, &e, sql, "s", wid) != DH_OK)
 		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		d = col_json(q, 0);
@@ -608,11 +554,11 @@ exec_status(struct gw_store *st, const char *exec_id, int64_t end_ms,
 	sqlite3_stmt *q = NULL;
 	const char *worst = "SUCCESS", *t;
 
-	if (sql_prep(st, &q, NULL, "SELECT command_id FROM mw_exec_tasks WHERE"
+	if (gw_store_prep(st, &q, NULL, "SELECT command_id FROM mw_exec_tasks WHERE"
 	    " execution_id = ?", "s", exec_id) != DH_OK)
 		return "FAILED";
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		t = task_status(st, col(q, 0), end_ms, now_ms);
+		t = task_status(st, gw_store_col(q, 0), end_ms, now_ms);
 		if (strcmp(t, "IN_PROGRESS") == 0)
 			worst = t;
 		else if (strcmp(worst, "IN_PROGRESS") != 0 &&
@@ -643,7 +589,7 @@ op_describe_executions(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (gw_res_ok(res) == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body, "WindowExecutions");
-	if (list == NULL || sql_prep(c->st, &q, &e, "SELECT id, start_ms,"
+	if (list == NULL || gw_store_prep(c->st, &q, &e, "SELECT id, start_ms,"
 	    " end_ms FROM mw_executions WHERE window_id = ? ORDER BY start_ms"
 	    " DESC", "s", wid) != DH_OK)
 		return gw_res_internal(res, DH_E_IO, &e);
@@ -652,10 +598,10 @@ op_describe_executions(const struct gw_ssm_ctx *c, const cJSON *in,
 		if (o == NULL)
 			break;
 		cJSON_AddItemToArray(list, o);
-		st = exec_status(c->st, col(q, 0), sqlite3_column_int64(q, 2),
+		st = exec_status(c->st, gw_store_col(q, 0), sqlite3_column_int64(q, 2),
 		    c->now_ms);
 		cJSON_AddStringToObject(o, "WindowId", wid);
-		cJSON_AddStringToObject(o, "WindowExecutionId", col(q, 0));
+		cJSON_AddStringToObject(o, "WindowExecutionId", gw_store_col(q, 0));
 		cJSON_AddStringToObject(o, "Status", st);
 		cJSON_AddNumberToObject(o, "StartTime",
 		    (double)sqlite3_column_int64(q, 1) / 1000.0);
@@ -685,7 +631,7 @@ op_describe_exec_tasks(const struct gw_ssm_ctx *c, const cJSON *in,
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body,
 	    "WindowExecutionTaskIdentities");
-	if (list == NULL || sql_prep(c->st, &q, &e, "SELECT t.id, t.command_id,"
+	if (list == NULL || gw_store_prep(c->st, &q, &e, "SELECT t.id, t.command_id,"
 	    " t.start_ms, x.end_ms FROM mw_exec_tasks t JOIN mw_executions x"
 	    " ON x.id = t.execution_id WHERE t.execution_id = ? ORDER BY"
 	    " t.rowid", "s", xid) != DH_OK)
@@ -696,9 +642,9 @@ op_describe_exec_tasks(const struct gw_ssm_ctx *c, const cJSON *in,
 			break;
 		cJSON_AddItemToArray(list, o);
 		cJSON_AddStringToObject(o, "WindowExecutionId", xid);
-		cJSON_AddStringToObject(o, "TaskExecutionId", col(q, 0));
+		cJSON_AddStringToObject(o, "TaskExecutionId", gw_store_col(q, 0));
 		cJSON_AddStringToObject(o, "Status", task_status(c->st,
-		    col(q, 1), sqlite3_column_int64(q, 3), c->now_ms));
+		    gw_store_col(q, 1), sqlite3_column_int64(q, 3), c->now_ms));
 		cJSON_AddNumberToObject(o, "StartTime",
 		    (double)sqlite3_column_int64(q, 2) / 1000.0);
 		cJSON_AddStringToObject(o, "TaskArn", GW_CMD_DOCUMENT);
@@ -727,7 +673,7 @@ op_describe_task_invocations(const struct gw_ssm_ctx *c, const cJSON *in,
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	list = cJSON_AddArrayToObject(res->body,
 	    "WindowExecutionTaskInvocationIdentities");
-	if (list == NULL || sql_prep(c->st, &q, &e, "SELECT i.instance_id,"
+	if (list == NULL || gw_store_prep(c->st, &q, &e, "SELECT i.instance_id,"
 	    " i.command_id, i.status, i.details, i.start_ms, i.end_ms,"
 	    " t.doc FROM mw_exec_tasks t JOIN invocations i ON i.command_id ="
 	    " t.command_id WHERE t.execution_id = ? AND t.id = ? ORDER BY"
@@ -740,15 +686,15 @@ op_describe_task_invocations(const struct gw_ssm_ctx *c, const cJSON *in,
 		cJSON_AddItemToArray(list, o);
 		cJSON_AddStringToObject(o, "WindowExecutionId", xid);
 		cJSON_AddStringToObject(o, "TaskExecutionId", tid);
-		cJSON_AddStringToObject(o, "InvocationId", col(q, 0));
-		cJSON_AddStringToObject(o, "ExecutionId", col(q, 1));
+		cJSON_AddStringToObject(o, "InvocationId", gw_store_col(q, 0));
+		cJSON_AddStringToObject(o, "ExecutionId", gw_store_col(q, 1));
 		cJSON_AddStringToObject(o, "TaskType", "RUN_COMMAND");
-		s = col(q, 2);
+		s = gw_store_col(q, 2);
 		cJSON_AddStringToObject(o, "Status", strcmp(s, "Success") == 0 ?
 		    "SUCCESS" : strcmp(s, "Pending") == 0 ? "PENDING" :
 		    strcmp(s, "InProgress") == 0 ? "IN_PROGRESS" :
 		    strcmp(s, "TimedOut") == 0 ? "TIMED_OUT" : "FAILED");
-		cJSON_AddStringToObject(o, "StatusDetails", col(q, 3));
+		cJSON_AddStringToObject(o, "StatusDetails", gw_store_col(q, 3));
 		if (sqlite3_column_int64(q, 4) > 0)
 			cJSON_AddNumberToObject(o, "StartTime",
 			    (double)sqlite3_column_int64(q, 4) / 1000.0);
@@ -855,7 +801,7 @@ task_targets(struct gw_store *st, const cJSON *task, cJSON *ids)
 			continue;
 		}
 		cJSON_ArrayForEach(v, gw_res_member(t, "Values")) {
-			if (!cJSON_IsString(v) || sql_prep(st, &q, NULL,
+			if (!cJSON_IsString(v) || gw_store_prep(st, &q, NULL,
 			    "SELECT doc FROM mw_targets WHERE id = ?", "s",
 			    v->valuestring) != DH_OK)
 				continue;
@@ -895,16 +841,16 @@ run_window(struct gw_store *st, const char *wid, const cJSON *w,
 	if (dh_uuid_v4(&u) != DH_OK)
 		return dh_err_set(err, DH_E_CRYPTO, "random failed");
 	dh_uuid_fmt(&u, xid);
-	r = sql_prep(st, &q, err, "INSERT INTO mw_executions (id, window_id,"
+	r = gw_store_prep(st, &q, err, "INSERT INTO mw_executions (id, window_id,"
 	    " start_ms, end_ms, cutoff_ms) VALUES (?, ?, ?, ?, ?)", "ssiii",
 	    xid, wid, now_ms, end_ms, cutoff_ms);
 	if (r == DH_OK)
-		r = sql_done(st, q, err);
+		r = gw_store_done(st, q, err);
 	if (r != DH_OK)
 		return r;
 	dh_info("maintenance window %s: execution %s opened (cutoff in %lld s)",
 	    wid, xid, (long long)((cutoff_ms - now_ms) / 1000));
-	r = sql_prep(st, &t, err, "SELECT doc FROM mw_tasks WHERE window_id = ?"
+	r = gw_store_prep(st, &t, err, "SELECT doc FROM mw_tasks WHERE window_id = ?"
 	    " ORDER BY rowid", "s", wid);
 	if (r != DH_OK)
 		return r;
@@ -928,12 +874,12 @@ run_window(struct gw_store *st, const char *wid, const cJSON *w,
 		    ""), gw_res_member(task, "RunParameters"), list, n, comment, now_ms,
 		    cutoff_ms, cmd, err) == DH_OK && dh_uuid_v4(&u) == DH_OK) {
 			dh_uuid_fmt(&u, tid);
-			if (sql_prep(st, &q, err, "INSERT INTO mw_exec_tasks (id,"
+			if (gw_store_prep(st, &q, err, "INSERT INTO mw_exec_tasks (id,"
 			    " execution_id, task_id, command_id, doc, start_ms)"
 			    " VALUES (?, ?, ?, ?, '{}', ?)", "ssssi", tid, xid,
 			    gw_res_str_or(task, "WindowTaskId", ""), cmd, now_ms) ==
 			    DH_OK)
-				(void)sql_done(st, q, err);
+				(void)gw_store_done(st, q, err);
 			dh_info("maintenance window %s: task %s -> command %s"
 			    " on %zu targets", wid, gw_res_str_or(task, "WindowTaskId",
 			    ""), cmd, n);
@@ -961,7 +907,7 @@ gw_mw_tick(struct gw_store *st, const char *region, const char *account,
 	cJSON *w;
 	int r;
 
-	r = sql_prep(st, &q, err, "SELECT id, next_ms FROM mw_windows WHERE"
+	r = gw_store_prep(st, &q, err, "SELECT id, next_ms FROM mw_windows WHERE"
 	    " next_ms > 0 AND next_ms <= ?", "i", now_ms);
 	if (r != DH_OK)
 		return r;
@@ -979,12 +925,12 @@ gw_mw_tick(struct gw_store *st, const char *region, const char *account,
 			if (a == NULL || b == NULL)
 				break;
 		}
-		snprintf(ids[n], sizeof(ids[n]), "%s", col(q, 0));
+		snprintf(ids[n], sizeof(ids[n]), "%s", gw_store_col(q, 0));
 		fires[n++] = sqlite3_column_int64(q, 1);
 	}
 	sqlite3_finalize(q);
 	for (i = 0; i < n; i++) {
-		if (sql_prep(st, &q, err, "SELECT doc FROM mw_windows WHERE"
+		if (gw_store_prep(st, &q, err, "SELECT doc FROM mw_windows WHERE"
 		    " id = ?", "s", ids[i]) != DH_OK)
 			continue;
 		w = sqlite3_step(q) == SQLITE_ROW ? col_json(q, 0) : NULL;
@@ -997,9 +943,9 @@ gw_mw_tick(struct gw_store *st, const char *region, const char *account,
 		    "Enabled")))
 			(void)run_window(st, ids[i], w, fires[i], now_ms, err);
 		next = window_next(w, now_ms);
-		if (sql_prep(st, &q, err, "UPDATE mw_windows SET next_ms = ? WHERE"
+		if (gw_store_prep(st, &q, err, "UPDATE mw_windows SET next_ms = ? WHERE"
 		    " id = ?", "is", next, ids[i]) == DH_OK)
-			(void)sql_done(st, q, err);
+			(void)gw_store_done(st, q, err);
 		cJSON_Delete(w);
 	}
 	free(ids);

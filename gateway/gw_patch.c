@@ -97,65 +97,11 @@ severity_rank(const char *s)
 }
 
 /* Prepare sql on the store's handle, binding 's' text / 'i' int64. */
-static int
-sql_prep(struct gw_store *st, sqlite3_stmt **out, struct dh_err *err,
-    const char *sql, const char *fmt, ...)
-{
-	sqlite3 *db = gw_store_db(st);
-	sqlite3_stmt *s = NULL;
-	const char *str;
-	va_list ap;
-	int i, rc = SQLITE_OK;
-
-	*out = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return dh_err_set(err, DH_E_IO, "sqlite prepare: %s",
-		    sqlite3_errmsg(db));
-	va_start(ap, fmt);
-	for (i = 0; fmt[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (fmt[i] == 's') {
-			str = va_arg(ap, const char *);
-			rc = str == NULL ? sqlite3_bind_null(s, i + 1) :
-			    sqlite3_bind_text(s, i + 1, str, -1,
-			    SQLITE_TRANSIENT);
-		} else
-			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
-	}
-	va_end(ap);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(s);
-		return dh_err_set(err, DH_E_IO, "sqlite bind: %s",
-		    sqlite3_errmsg(db));
-	}
-	*out = s;
-	return DH_OK;
-}
-
 /* Step a prepared write statement to completion and finalise it. */
-static int
-sql_done(struct gw_store *st, sqlite3_stmt *s, struct dh_err *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return dh_err_set(err, DH_E_IO, "sqlite step: %s",
-		    sqlite3_errmsg(gw_store_db(st)));
-	return DH_OK;
-}
-
-static const char *
-col(sqlite3_stmt *s, int i)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	return t != NULL ? (const char *)t : "";
-}
-
 static cJSON *
 col_json(sqlite3_stmt *s, int i)
 {
-	const char *t = col(s, i);
+	const char *t = gw_store_col(s, i);
 	cJSON *j = NULL;
 
 	if (dh_json_parse(t, strlen(t), DOC_MAX, &j, NULL) != DH_OK)
@@ -419,12 +365,12 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 	    instance_exists(c, rid, "InvalidResourceId", res) != 0)
 		return DH_OK;
 	if (hash != NULL && hash[0] != '\0') {
-		r = sql_prep(c->st, &q, &e, "SELECT content_hash FROM"
+		r = gw_store_prep(c->st, &q, &e, "SELECT content_hash FROM"
 		    " compliance_runs WHERE resource_id = ? AND ctype = ?", "ss",
 		    rid, ctype);
 		if (r != DH_OK)
 			return gw_res_internal(res, r, &e);
-		if (sqlite3_step(q) == SQLITE_ROW && strcmp(col(q, 0), hash) == 0)
+		if (sqlite3_step(q) == SQLITE_ROW && strcmp(gw_store_col(q, 0), hash) == 0)
 			same = 1;
 		sqlite3_finalize(q);
 		if (same) {
@@ -444,12 +390,12 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 		goto out;
 	}
 	if (upload == NULL || strcmp(upload, "COMPLETE") == 0) {
-		r = sql_prep(c->st, &q, &e, "DELETE FROM compliance_items WHERE"
+		r = gw_store_prep(c->st, &q, &e, "DELETE FROM compliance_items WHERE"
 		    " resource_id = ? AND ctype = ?", "ss", rid, ctype);
 		if (r == DH_OK)
-			r = sql_done(c->st, q, &e);
+			r = gw_store_done(c->st, q, &e);
 	} else {
-		r = sql_prep(c->st, &q, &e, "SELECT COALESCE(MAX(seq), 0) FROM"
+		r = gw_store_prep(c->st, &q, &e, "SELECT COALESCE(MAX(seq), 0) FROM"
 		    " compliance_items WHERE resource_id = ? AND ctype = ?",
 		    "ss", rid, ctype);
 		if (r == DH_OK) {
@@ -459,12 +405,12 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 		}
 	}
 	if (r == DH_OK)
-		r = sql_prep(c->st, &q, &e, "INSERT OR REPLACE INTO"
+		r = gw_store_prep(c->st, &q, &e, "INSERT OR REPLACE INTO"
 		    " compliance_runs (resource_id, ctype, resource_type,"
 		    " summary, content_hash) VALUES (?, ?, ?, ?, ?)", "sssss",
 		    rid, ctype, rtype, summary, hash != NULL ? hash : "");
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	cJSON_ArrayForEach(it, items) {
 		const cJSON *d = gw_res_member(it, "Details");
 		const char *id = cJSON_GetStringValue(gw_res_member(it, "Id"));
@@ -481,7 +427,7 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 			id = gen;
 		}
 		seq++;
-		r = sql_prep(c->st, &q, &e, "INSERT OR REPLACE INTO"
+		r = gw_store_prep(c->st, &q, &e, "INSERT OR REPLACE INTO"
 		    " compliance_items (resource_id, ctype, item_id, title,"
 		    " severity, status, details, seq) VALUES (?, ?, ?, ?, ?,"
 		    " ?, ?, ?)", "sssssssi", rid, ctype, id,
@@ -490,7 +436,7 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 		    cJSON_GetStringValue(gw_res_member(it, "Status")),
 		    details != NULL ? details : "{}", (int64_t)seq);
 		if (r == DH_OK)
-			r = sql_done(c->st, q, &e);
+			r = gw_store_done(c->st, q, &e);
 	}
 	if (r == DH_OK)
 		r = gw_store_commit(c->st, &e);
@@ -640,20 +586,20 @@ op_list_items(const struct gw_ssm_ctx *c, const cJSON *in,
 	all = cJSON_CreateArray();
 	if (all == NULL || gw_res_ok(res) == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, ITEM_SQL " ORDER BY i.resource_id,"
+	r = gw_store_prep(c->st, &q, &e, ITEM_SQL " ORDER BY i.resource_id,"
 	    " i.ctype, i.seq", "");
 	if (r != DH_OK) {
 		cJSON_Delete(all);
 		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		row.resource_id = col(q, 0);
-		row.ctype = col(q, 1);
-		row.id = col(q, 2);
-		row.title = col(q, 3);
-		row.severity = col(q, 4);
-		row.status = col(q, 5);
-		row.resource_type = col(q, 8);
+		row.resource_id = gw_store_col(q, 0);
+		row.ctype = gw_store_col(q, 1);
+		row.id = gw_store_col(q, 2);
+		row.title = gw_store_col(q, 3);
+		row.severity = gw_store_col(q, 4);
+		row.status = gw_store_col(q, 5);
+		row.resource_type = gw_store_col(q, 8);
 		if (!list_has(rids, row.resource_id) ||
 		    !list_has(rtypes, row.resource_type) ||
 		    !filters_ok(filters, item_get, &row))
@@ -712,13 +658,13 @@ collect_sums(struct gw_store *st, struct res_sum **out, size_t *n,
 
 	*out = NULL;
 	*n = 0;
-	r = sql_prep(st, &q, err, ITEM_SQL " ORDER BY i.resource_id, i.ctype",
+	r = gw_store_prep(st, &q, err, ITEM_SQL " ORDER BY i.resource_id, i.ctype",
 	    "");
 	if (r != DH_OK)
 		return r;
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (cur == NULL || strcmp(cur->resource_id, col(q, 0)) != 0 ||
-		    strcmp(cur->ctype, col(q, 1)) != 0) {
+		if (cur == NULL || strcmp(cur->resource_id, gw_store_col(q, 0)) != 0 ||
+		    strcmp(cur->ctype, gw_store_col(q, 1)) != 0) {
 			if (cnt == cap) {
 				cap = cap ? cap * 2 : 16;
 				nv = realloc(v, cap * sizeof(*v));
@@ -732,15 +678,15 @@ collect_sums(struct gw_store *st, struct res_sum **out, size_t *n,
 			cur = &v[cnt++];
 			memset(cur, 0, sizeof(*cur));
 			snprintf(cur->resource_id, sizeof(cur->resource_id),
-			    "%s", col(q, 0));
-			snprintf(cur->ctype, sizeof(cur->ctype), "%s", col(q, 1));
+			    "%s", gw_store_col(q, 0));
+			snprintf(cur->ctype, sizeof(cur->ctype), "%s", gw_store_col(q, 1));
 			snprintf(cur->resource_type, sizeof(cur->resource_type),
-			    "%s", col(q, 8));
+			    "%s", gw_store_col(q, 8));
 			cur->summary = col_json(q, 7);
 			cur->best[0] = cur->best[1] = -1;
 		}
-		comp = strcmp(col(q, 5), "COMPLIANT") == 0;
-		rank = severity_rank(col(q, 4));
+		comp = strcmp(gw_store_col(q, 5), "COMPLIANT") == 0;
+		rank = severity_rank(gw_store_col(q, 4));
 		cur->counts[comp][rank]++;
 		if (rank > cur->best[comp])
 			cur->best[comp] = rank;
@@ -1021,13 +967,13 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		content = gw_res_member(it, "Content");
 		keep = 0;
 		if (content == NULL && hash != NULL) {
-			r = sql_prep(c->st, &q, &e, "SELECT content_hash FROM"
+			r = gw_store_prep(c->st, &q, &e, "SELECT content_hash FROM"
 			    " inventory WHERE instance_id = ? AND type_name = ?",
 			    "ss", id, tn);
 			if (r != DH_OK)
 				break;
 			keep = sqlite3_step(q) == SQLITE_ROW &&
-			    strcmp(col(q, 0), hash) == 0;
+			    strcmp(gw_store_col(q, 0), hash) == 0;
 			sqlite3_finalize(q);
 		}
 		free(ctext);
@@ -1036,7 +982,7 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		xtext = gw_res_member(it, "Context") != NULL ?
 		    print_json(gw_res_member(it, "Context")) : NULL;
 		if (keep)
-			r = sql_prep(c->st, &q, &e, "UPDATE inventory SET"
+			r = gw_store_prep(c->st, &q, &e, "UPDATE inventory SET"
 			    " capture_time = ?, schema_version = ? WHERE"
 			    " instance_id = ? AND type_name = ?", "ssss",
 			    cJSON_GetStringValue(gw_res_member(it,
@@ -1045,7 +991,7 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 			    "SchemaVersion")),
 			    id, tn);
 		else
-			r = sql_prep(c->st, &q, &e, "INSERT OR REPLACE INTO"
+			r = gw_store_prep(c->st, &q, &e, "INSERT OR REPLACE INTO"
 			    " inventory (instance_id, type_name, schema_version,"
 			    " capture_time, content_hash, content, context)"
 			    " VALUES (?, ?, ?, ?, ?, ?, ?)", "sssssss", id, tn,
@@ -1057,7 +1003,7 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 			    ctext != NULL ? ctext : "[]",
 			    xtext != NULL ? xtext : "{}");
 		if (r == DH_OK)
-			r = sql_done(c->st, q, &e);
+			r = gw_store_done(c->st, q, &e);
 		if (r != DH_OK)
 			break;
 	}
@@ -1122,7 +1068,7 @@ op_get_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 	all = cJSON_CreateArray();
 	if (all == NULL || gw_res_ok(res) == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, "SELECT instance_id, type_name,"
+	r = gw_store_prep(c->st, &q, &e, "SELECT instance_id, type_name,"
 	    " schema_version, capture_time, content_hash, content FROM"
 	    " inventory ORDER BY instance_id, type_name", "");
 	if (r != DH_OK) {
@@ -1130,11 +1076,11 @@ op_get_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (!inv_filters_ok(filters, col(q, 0)) ||
-		    !wanted_type(attrs, col(q, 1)))
+		if (!inv_filters_ok(filters, gw_store_col(q, 0)) ||
+		    !wanted_type(attrs, gw_store_col(q, 1)))
 			continue;
-		if (ent == NULL || strcmp(last, col(q, 0)) != 0) {
-			snprintf(last, sizeof(last), "%s", col(q, 0));
+		if (ent == NULL || strcmp(last, gw_store_col(q, 0)) != 0) {
+			snprintf(last, sizeof(last), "%s", gw_store_col(q, 0));
 			ent = cJSON_CreateObject();
 			if (ent == NULL)
 				break;
@@ -1142,13 +1088,13 @@ op_get_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 			cJSON_AddStringToObject(ent, "Id", last);
 			data = cJSON_AddObjectToObject(ent, "Data");
 		}
-		t = cJSON_AddObjectToObject(data, col(q, 1));
+		t = cJSON_AddObjectToObject(data, gw_store_col(q, 1));
 		if (t == NULL)
 			break;
-		cJSON_AddStringToObject(t, "TypeName", col(q, 1));
-		cJSON_AddStringToObject(t, "SchemaVersion", col(q, 2));
-		cJSON_AddStringToObject(t, "CaptureTime", col(q, 3));
-		cJSON_AddStringToObject(t, "ContentHash", col(q, 4));
+		cJSON_AddStringToObject(t, "TypeName", gw_store_col(q, 1));
+		cJSON_AddStringToObject(t, "SchemaVersion", gw_store_col(q, 2));
+		cJSON_AddStringToObject(t, "CaptureTime", gw_store_col(q, 3));
+		cJSON_AddStringToObject(t, "ContentHash", gw_store_col(q, 4));
 		cJSON_AddItemToObject(t, "Content", col_json(q, 5));
 	}
 	sqlite3_finalize(q);
@@ -1180,7 +1126,7 @@ load_custom(struct gw_store *st, const char *id, cJSON **doc,
 	int r;
 
 	*doc = NULL;
-	r = sql_prep(st, &q, err, "SELECT doc, created_ms, modified_ms FROM"
+	r = gw_store_prep(st, &q, err, "SELECT doc, created_ms, modified_ms FROM"
 	    " patch_baselines WHERE id = ?", "s", id);
 	if (r != DH_OK)
 		return r;
@@ -1285,7 +1231,7 @@ get_baseline(struct gw_store *st, const char *region, const char *id,
 	} else
 		return r;
 	groups = cJSON_AddArrayToObject(o, "PatchGroups");
-	r = sql_prep(st, &q, err, "SELECT patch_group FROM patch_groups WHERE"
+	r = gw_store_prep(st, &q, err, "SELECT patch_group FROM patch_groups WHERE"
 	    " baseline_id = ? ORDER BY patch_group", "s",
 	    gw_res_str_or(o, "BaselineId", id));
 	if (r != DH_OK) {
@@ -1293,7 +1239,7 @@ get_baseline(struct gw_store *st, const char *region, const char *id,
 		return r;
 	}
 	while (sqlite3_step(q) == SQLITE_ROW)
-		cJSON_AddItemToArray(groups, cJSON_CreateString(col(q, 0)));
+		cJSON_AddItemToArray(groups, cJSON_CreateString(gw_store_col(q, 0)));
 	sqlite3_finalize(q);
 	*out = o;
 	return DH_OK;
@@ -1353,13 +1299,13 @@ op_create_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON_Delete(doc);
 	if (text == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, "INSERT INTO patch_baselines (id, name, os,"
+	r = gw_store_prep(c->st, &q, &e, "INSERT INTO patch_baselines (id, name, os,"
 	    " doc, created_ms, modified_ms) VALUES (?, ?, ?, ?, ?, ?)", "ssssii",
 	    id, name, gw_res_str_or(in, "OperatingSystem", "WINDOWS"), text,
 	    c->now_ms,
 	    c->now_ms);
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	free(text);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
@@ -1404,12 +1350,12 @@ default_for_os(struct gw_store *st, const char *region, const char *os,
 	size_t nd, i;
 	int r, found = 0;
 
-	r = sql_prep(st, &q, err, "SELECT baseline_id FROM default_baselines"
+	r = gw_store_prep(st, &q, err, "SELECT baseline_id FROM default_baselines"
 	    " WHERE os = ?", "s", os);
 	if (r != DH_OK)
 		return r;
 	if (sqlite3_step(q) == SQLITE_ROW) {
-		snprintf(out, n, "%s", col(q, 0));
+		snprintf(out, n, "%s", gw_store_col(q, 0));
 		found = 1;
 	}
 	sqlite3_finalize(q);
@@ -1511,22 +1457,22 @@ op_describe_baselines(const struct gw_ssm_ctx *c, const cJSON *in,
 		add_identity(all, arn, defs[i].name, osn, "Default patch"
 		    " baseline provided by AWS", strcmp(dflt, arn) == 0);
 	}
-	r = sql_prep(c->st, &q, &e, "SELECT id, name, os, doc FROM"
+	r = gw_store_prep(c->st, &q, &e, "SELECT id, name, os, doc FROM"
 	    " patch_baselines ORDER BY created_ms, id", "");
 	if (r != DH_OK) {
 		cJSON_Delete(all);
 		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (!desc_match(filters, col(q, 1), "Self", col(q, 2)))
+		if (!desc_match(filters, gw_store_col(q, 1), "Self", gw_store_col(q, 2)))
 			continue;
-		if (default_for_os(c->st, c->region, col(q, 2), dflt,
+		if (default_for_os(c->st, c->region, gw_store_col(q, 2), dflt,
 		    sizeof(dflt), NULL) != DH_OK)
 			dflt[0] = '\0';
 		doc = col_json(q, 3);
-		add_identity(all, col(q, 0), col(q, 1), col(q, 2),
+		add_identity(all, gw_store_col(q, 0), gw_store_col(q, 1), gw_store_col(q, 2),
 		    cJSON_GetStringValue(gw_res_member(doc, "Description")),
-		    strcmp(dflt, col(q, 0)) == 0);
+		    strcmp(dflt, gw_store_col(q, 0)) == 0);
 		cJSON_Delete(doc);
 	}
 	sqlite3_finalize(q);
@@ -1592,11 +1538,11 @@ op_update_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 		cJSON_Delete(doc);
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
-	r = sql_prep(c->st, &q, &e, "UPDATE patch_baselines SET doc = ?,"
+	r = gw_store_prep(c->st, &q, &e, "UPDATE patch_baselines SET doc = ?,"
 	    " name = ?, modified_ms = ? WHERE id = ?", "ssis", text,
 	    gw_res_str_or(doc, "Name", ""), c->now_ms, id);
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	free(text);
 	cJSON_Delete(doc);
 	if (r == DH_OK)
@@ -1621,7 +1567,7 @@ op_delete_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 
 	if (req_str(in, "BaselineId", 20, 128, &id, res) != 0)
 		return DH_OK;
-	r = sql_prep(c->st, &q, &e, "SELECT 1 FROM patch_groups WHERE"
+	r = gw_store_prep(c->st, &q, &e, "SELECT 1 FROM patch_groups WHERE"
 	    " baseline_id = ? UNION ALL SELECT 1 FROM default_baselines WHERE"
 	    " baseline_id = ?", "ss", id, id);
 	if (r != DH_OK)
@@ -1633,10 +1579,10 @@ op_delete_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 		    "Baseline"
 		    " %.128s is registered with a patch group or as a default",
 		    id);
-	r = sql_prep(c->st, &q, &e, "DELETE FROM patch_baselines WHERE id = ?",
+	r = gw_store_prep(c->st, &q, &e, "DELETE FROM patch_baselines WHERE id = ?",
 	    "s", id);
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
 	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
@@ -1679,7 +1625,7 @@ op_register_group(const struct gw_ssm_ctx *c, const cJSON *in,
 	    req_str(in, "PatchGroup", 1, 256, &group, res) != 0 ||
 	    baseline_os(c, id, os, sizeof(os), res) != 0)
 		return DH_OK;
-	r = sql_prep(c->st, &q, &e, "SELECT 1 FROM patch_groups WHERE"
+	r = gw_store_prep(c->st, &q, &e, "SELECT 1 FROM patch_groups WHERE"
 	    " patch_group = ? AND os = ?", "ss", group, os);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
@@ -1689,10 +1635,10 @@ op_register_group(const struct gw_ssm_ctx *c, const cJSON *in,
 		return gw_res_fail(res, 400, "AlreadyExistsException",
 		    "Patch group"
 		    " %.256s already has a %s baseline", group, os);
-	r = sql_prep(c->st, &q, &e, "INSERT INTO patch_groups (patch_group, os,"
+	r = gw_store_prep(c->st, &q, &e, "INSERT INTO patch_groups (patch_group, os,"
 	    " baseline_id) VALUES (?, ?, ?)", "sss", group, os, id);
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
 	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
@@ -1714,10 +1660,10 @@ op_deregister_group(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (req_str(in, "BaselineId", 20, 128, &id, res) != 0 ||
 	    req_str(in, "PatchGroup", 1, 256, &group, res) != 0)
 		return DH_OK;
-	r = sql_prep(c->st, &q, &e, "DELETE FROM patch_groups WHERE"
+	r = gw_store_prep(c->st, &q, &e, "DELETE FROM patch_groups WHERE"
 	    " patch_group = ? AND baseline_id = ?", "ss", group, id);
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
 	if (sqlite3_changes(gw_store_db(c->st)) == 0)
@@ -1740,12 +1686,12 @@ baseline_id_for(struct gw_store *st, const char *region, const char *group,
 	int r, found = 0;
 
 	if (group != NULL && group[0] != '\0') {
-		r = sql_prep(st, &q, err, "SELECT baseline_id FROM patch_groups"
+		r = gw_store_prep(st, &q, err, "SELECT baseline_id FROM patch_groups"
 		    " WHERE patch_group = ? AND os = ?", "ss", group, os);
 		if (r != DH_OK)
 			return r;
 		if (sqlite3_step(q) == SQLITE_ROW) {
-			snprintf(out, n, "%s", col(q, 0));
+			snprintf(out, n, "%s", gw_store_col(q, 0));
 			found = 1;
 		}
 		sqlite3_finalize(q);
@@ -1797,10 +1743,10 @@ op_register_default(const struct gw_ssm_ctx *c, const cJSON *in,
 	if (req_str(in, "BaselineId", 20, 128, &id, res) != 0 ||
 	    baseline_os(c, id, os, sizeof(os), res) != 0)
 		return DH_OK;
-	r = sql_prep(c->st, &q, &e, "INSERT OR REPLACE INTO default_baselines"
+	r = gw_store_prep(c->st, &q, &e, "INSERT OR REPLACE INTO default_baselines"
 	    " (os, baseline_id) VALUES (?, ?)", "ss", os, id);
 	if (r == DH_OK)
-		r = sql_done(c->st, q, &e);
+		r = gw_store_done(c->st, q, &e);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
 	if (gw_res_ok(res) == NULL || cJSON_AddStringToObject(res->body,
@@ -2090,19 +2036,19 @@ summary_rows(const struct gw_ssm_ctx *c, const cJSON *ids, const char *group,
 	cJSON *content, *o;
 	int r;
 
-	r = sql_prep(c->st, &q, err, "SELECT instance_id, content FROM"
+	r = gw_store_prep(c->st, &q, err, "SELECT instance_id, content FROM"
 	    " inventory WHERE type_name = 'AWS:PatchSummary' ORDER BY"
 	    " instance_id", "");
 	if (r != DH_OK)
 		return r;
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		if (ids != NULL && !list_has(ids, col(q, 0)))
+		if (ids != NULL && !list_has(ids, gw_store_col(q, 0)))
 			continue;
 		content = col_json(q, 1);
 		m = cJSON_GetArrayItem(content, 0);
 		if (group == NULL || strcmp(gw_res_str_or(m, "PatchGroup", ""),
 		    group) == 0) {
-			o = patch_state(col(q, 0), content);
+			o = patch_state(gw_store_col(q, 0), content);
 			if (o != NULL)
 				cJSON_AddItemToArray(all, o);
 		}
@@ -2224,7 +2170,7 @@ op_instance_patches(const struct gw_ssm_ctx *c, const cJSON *in,
 	all = cJSON_CreateArray();
 	if (all == NULL || gw_res_ok(res) == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
-	r = sql_prep(c->st, &q, &e, "SELECT item_id, title, details FROM"
+	r = gw_store_prep(c->st, &q, &e, "SELECT item_id, title, details FROM"
 	    " compliance_items WHERE resource_id = ? AND ctype = 'Patch' ORDER"
 	    " BY seq", "s", iid);
 	if (r != DH_OK) {
@@ -2248,8 +2194,8 @@ op_instance_patches(const struct gw_ssm_ctx *c, const cJSON *in,
 			break;
 		}
 		cJSON_AddItemToArray(all, o);
-		cJSON_AddStringToObject(o, "Title", col(q, 1));
-		cJSON_AddStringToObject(o, "KBId", col(q, 0));
+		cJSON_AddStringToObject(o, "Title", gw_store_col(q, 1));
+		cJSON_AddStringToObject(o, "KBId", gw_store_col(q, 0));
 		cJSON_AddStringToObject(o, "Classification", gw_res_str_or(d,
 		    "Classification", ""));
 		cJSON_AddStringToObject(o, "Severity", gw_res_str_or(d,

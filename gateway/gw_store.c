@@ -786,3 +786,57 @@ gw_store_tag_count(struct gw_store *st, const char *resource_id, int64_t *n,
 	sqlite3_finalize(s);
 	return r;
 }
+
+int
+gw_store_prep(struct gw_store *st, sqlite3_stmt **out, struct dh_err *err,
+    const char *sql, const char *fmt, ...)
+{
+	sqlite3 *db = gw_store_db(st);
+	sqlite3_stmt *s = NULL;
+	const char *str;
+	va_list ap;
+	int i, rc = SQLITE_OK;
+
+	*out = NULL;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return dh_err_set(err, DH_E_IO, "sqlite prepare: %s",
+		    sqlite3_errmsg(db));
+	va_start(ap, fmt);
+	for (i = 0; fmt[i] != '\0' && rc == SQLITE_OK; i++) {
+		if (fmt[i] == 's') {
+			str = va_arg(ap, const char *);
+			rc = str == NULL ? sqlite3_bind_null(s, i + 1) :
+			    sqlite3_bind_text(s, i + 1, str, -1,
+			    SQLITE_TRANSIENT);
+		} else
+			rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+	}
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(s);
+		return dh_err_set(err, DH_E_IO, "sqlite bind: %s",
+		    sqlite3_errmsg(db));
+	}
+	*out = s;
+	return DH_OK;
+}
+
+int
+gw_store_done(struct gw_store *st, sqlite3_stmt *s, struct dh_err *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_finalize(s);
+	if (rc != SQLITE_DONE)
+		return dh_err_set(err, DH_E_IO, "sqlite step: %s",
+		    sqlite3_errmsg(gw_store_db(st)));
+	return DH_OK;
+}
+
+const char *
+gw_store_col(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t != NULL ? (const char *)t : "";
+}

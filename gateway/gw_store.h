@@ -101,6 +101,19 @@ void gw_store_rollback(struct gw_store *st);
 /* Number of open gw_store_begin levels (0 = autocommit). */
 int gw_store_txn_depth(const struct gw_store *st);
 
+/* Prepare sql and bind its parameters from fmt, one letter each: 's' a
+ * const char * (NULL binds NULL), any other letter an int64_t.  On success
+ * *out is a statement the caller finalizes (or passes to gw_store_done). */
+int gw_store_prep(struct gw_store *st, sqlite3_stmt **out, struct dh_err *err,
+    const char *sql, const char *fmt, ...);
+
+/* Step a prepared write statement once and finalize it; DH_E_IO unless the
+ * step reported SQLITE_DONE. */
+int gw_store_done(struct gw_store *st, sqlite3_stmt *q, struct dh_err *err);
+
+/* Column i of the current row as text; "" for NULL. */
+const char *gw_store_col(sqlite3_stmt *q, int i);
+
 /* Meta key/value: get copies into out[n] (DH_E_NOTFOUND when absent). */
 int gw_store_meta_get(struct gw_store *st, const char *key, char *out,
     size_t n, struct dh_err *err);
