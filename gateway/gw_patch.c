@@ -96,8 +96,6 @@ severity_rank(const char *s)
 	return 0;
 }
 
-/* Prepare sql on the store's handle, binding 's' text / 'i' int64. */
-/* Step a prepared write statement to completion and finalise it. */
 static cJSON *
 col_json(sqlite3_stmt *s, int i)
 {
