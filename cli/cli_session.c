@@ -32,6 +32,7 @@
 #include "dh_mgsrel.h"
 #include "dh_time.h"
 #include "dh_uuid.h"
+#include "dh_wsq.h"
 #include "ss_handshake.h"
 #include "ss_kms.h"
 
@@ -277,12 +278,6 @@ term_raw(void)
 
 enum cstate { C_WAIT = 0, C_RUNNING, C_DONE };
 
-struct outq {
-	struct outq *next;
-	int binary;
-	size_t len;
-	unsigned char data[];
-};
 
 struct client {
 	struct opts o;
@@ -302,8 +297,7 @@ struct client {
 	struct lws_vhost *vh;
 	struct lws *ws, *in_wsi;
 	int ws_up;
-	struct outq *head, *tail;
-	size_t outq_bytes;
+	struct dh_wsq outq;        /* framed and masked, ready for the socket */
 	struct dh_buf rx;
 	struct dh_buf sbuf;
 	struct dh_mgsrel *rel;
@@ -357,42 +351,13 @@ done(struct client *c, int code)
 static void
 outq_clear(struct client *c)
 {
-	struct outq *q;
-
-	while (c->head != NULL) {
-		q = c->head;
-		c->head = q->next;
-		free(q);
-	}
-	c->tail = NULL;
-	c->outq_bytes = 0;
+	dh_wsq_clear(&c->outq);
 }
 
 static int
 outq_push(struct client *c, int binary, const void *p, size_t n, int front)
 {
-	struct outq *q = malloc(sizeof(*q) + LWS_PRE + n);
-
-	if (q == NULL)
-		return DH_E_NOMEM;
-	q->binary = binary;
-	q->len = n;
-	memcpy(q->data + LWS_PRE, p, n);
-	if (front) {
-		q->next = c->head;
-		c->head = q;
-		if (c->tail == NULL)
-			c->tail = q;
-	} else {
-		q->next = NULL;
-		if (c->tail != NULL)
-			c->tail->next = q;
-		else
-			c->head = q;
-		c->tail = q;
-	}
-	c->outq_bytes += n;
-	return DH_OK;
+	return dh_wsq_push(&c->outq, !binary, p, n, front);
 }
 
 /* Write all of p to stdout (which may share a non-blocking tty). */
@@ -492,7 +457,7 @@ stdin_readable(struct client *c)
 	ssize_t n;
 
 	if (c->state != C_RUNNING || !dh_mgsrel_can_send(c->rel, IN_CHUNK +
-	    SS_KMS_OVERHEAD) || c->outq_bytes > 4u * 1024 * 1024) {
+	    SS_KMS_OVERHEAD) || c->outq.bytes > 4u * 1024 * 1024) {
 		lws_rx_flow_control(c->in_wsi, 0);
 		return;
 	}
@@ -760,11 +725,11 @@ pump(struct client *c)
 		lws_sul_schedule(c->ctx, 0, &c->sul_rel, rel_cb,
 		    (lws_usec_t)(d < 0 ? 0 : d) * 1000);
 	}
-	if (c->ws != NULL && c->head != NULL)
+	if (c->ws != NULL && dh_wsq_head(&c->outq) != NULL)
 		lws_callback_on_writable(c->ws);
 	if (c->in_wsi != NULL && c->state == C_RUNNING &&
 	    dh_mgsrel_can_send(c->rel, IN_CHUNK + SS_KMS_OVERHEAD) &&
-	    c->outq_bytes < 1024u * 1024)
+	    c->outq.bytes < 1024u * 1024)
 		lws_rx_flow_control(c->in_wsi, 1);
 }
 
@@ -981,36 +946,28 @@ ws_down(struct client *c, const char *why)
 static int
 ws_writeable(struct client *c, struct lws *wsi)
 {
-	struct outq *q;
+	struct dh_wsq_frame *f;
 	size_t burst = 0;
 	int n, text;
 
-	if (c->head == NULL)
-		return 0;
-	for (;;) {
-		q = c->head;
-		text = !q->binary;
-		n = lws_write(wsi, q->data + LWS_PRE, q->len, q->binary ?
-		    LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-		if (n < (int)q->len)
+	while ((f = dh_wsq_head(&c->outq)) != NULL) {
+		text = f->text;
+		/* already framed and masked: lws passes HTTP writes through */
+		n = lws_write(wsi, f->wire, f->wire_len, LWS_WRITE_HTTP);
+		if (n < (int)f->wire_len)
 			return -1;
-		burst += q->len;
-		c->head = q->next;
-		if (c->head == NULL)
-			c->tail = NULL;
-		c->outq_bytes -= q->len;
-		free(q);
+		burst += f->wire_len;
+		dh_wsq_pop(&c->outq);
 		if (text && !c->ws_up) {
 			c->ws_up = 1;
 			c->resumes = 0;
 			(void)dh_mgsrel_tick(c->rel, now_ms());
 			pump(c);
 		}
-		if (c->head == NULL || burst >= WRITE_BURST || text ||
-		    lws_send_pipe_choked(wsi))
+		if (burst >= WRITE_BURST || text || lws_send_pipe_choked(wsi))
 			break;
 	}
-	if (c->head != NULL)
+	if (dh_wsq_head(&c->outq) != NULL)
 		lws_callback_on_writable(wsi);
 	else if (c->in_wsi != NULL && c->state == C_RUNNING)
 		lws_rx_flow_control(c->in_wsi, 1);
@@ -1197,6 +1154,7 @@ session_start(int argc, char **argv)
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return 1;
+	dh_wsq_init(&c->outq, LWS_PRE, 0);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <libwebsockets.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "dh_sigv4.h"
 #include "dh_time.h"
 #include "dh_uuid.h"
+#include "dh_wsq.h"
 #include "ss_handshake.h"
 #include "ss_kms.h"
 #include "ss_pty.h"
@@ -43,6 +45,13 @@
 #define INFLIGHT_MAX (2u * 1024 * 1024)
 #define WRITE_BURST (512u * 1024) /* bytes written per writable callback */
 #define COMPLETE_TRIES 3
+/* A pty read that filled the line discipline's 4 KiB buffer means the shell
+ * side is blocked writing: wait briefly for the next 4 KiB instead of sending
+ * a small frame, so bulk output travels in full chunks.  Keystroke echo never
+ * fills the buffer and is sent at once. */
+#define PTY_BUF_FULL 4095
+#define PTY_COALESCE_MS 1
+#define PTY_COALESCE_WAITS 64
 #define PROTO "ss-data"
 #define DC_QUERY "role=publish_subscribe"
 #define CUSTOMER_MSG "This session is encrypted using AWS KMS."
@@ -748,13 +757,6 @@ enum wstate {
 	W_DONE
 };
 
-struct outq {
-	struct outq *next;
-	int binary;
-	size_t len;
-	unsigned char data[]; /* LWS_PRE headroom, then len bytes */
-};
-
 struct worker {
 	const struct ss_worker_env *env;
 	const struct ss_task *t;
@@ -787,8 +789,7 @@ struct worker {
 	int have_user;
 	char start_error[SS_WORKER_TEXT_MAX];
 	struct ss_transcript *tr;
-	struct outq *head, *tail;
-	size_t outq_bytes;
+	struct dh_wsq outq;        /* framed and masked, ready for the socket */
 	struct dh_buf rx;
 	struct dh_buf inpend;
 	struct dh_buf sbuf;
@@ -834,42 +835,13 @@ on_wsig(int sig)
 static void
 outq_clear(struct worker *w)
 {
-	struct outq *q;
-
-	while (w->head != NULL) {
-		q = w->head;
-		w->head = q->next;
-		free(q);
-	}
-	w->tail = NULL;
-	w->outq_bytes = 0;
+	dh_wsq_clear(&w->outq);
 }
 
 static int
 outq_push(struct worker *w, int binary, const void *p, size_t n, int front)
 {
-	struct outq *q = malloc(sizeof(*q) + LWS_PRE + n);
-
-	if (q == NULL)
-		return DH_E_NOMEM;
-	q->binary = binary;
-	q->len = n;
-	memcpy(q->data + LWS_PRE, p, n);
-	if (front) {
-		q->next = w->head;
-		w->head = q;
-		if (w->tail == NULL)
-			w->tail = q;
-	} else {
-		q->next = NULL;
-		if (w->tail != NULL)
-			w->tail->next = q;
-		else
-			w->head = q;
-		w->tail = q;
-	}
-	w->outq_bytes += n;
-	return DH_OK;
+	return dh_wsq_push(&w->outq, !binary, p, n, front);
 }
 
 /* ------------------------------------------------------ flow control */
@@ -882,7 +854,7 @@ can_produce(const struct worker *w)
 {
 	struct dh_mgsrel_stats st;
 
-	if (w->state != W_ACTIVE || !w->ws_up || w->outq_bytes >= OUTQ_HIGH)
+	if (w->state != W_ACTIVE || !w->ws_up || w->outq.bytes >= OUTQ_HIGH)
 		return 0;
 	dh_mgsrel_stats(w->rel, &st);
 	return !st.paused && st.inflight_bytes < INFLIGHT_MAX &&
@@ -896,7 +868,7 @@ update_flow(struct worker *w)
 
 	if (w->pty_wsi == NULL)
 		return;
-	on = can_produce(w) && (w->pty_reading || w->outq_bytes < OUTQ_LOW);
+	on = can_produce(w) && (w->pty_reading || w->outq.bytes < OUTQ_LOW);
 	if (on != w->pty_reading) {
 		lws_rx_flow_control(w->pty_wsi, on);
 		w->pty_reading = on;
@@ -985,16 +957,26 @@ pty_read_once(struct worker *w)
 {
 	size_t have = w->carry, hold;
 	ssize_t n;
-	int gone = 0;
+	int gone = 0, full = 0, waits = 0;
 
 	while (have < w->chunk) {
 		n = read(w->pty.master, w->rbuf + have, w->chunk - have);
 		if (n > 0) {
 			have += (size_t)n;
+			full = (size_t)n >= PTY_BUF_FULL;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
+		    full && waits++ < PTY_COALESCE_WAITS) {
+			struct pollfd pf = { w->pty.master, POLLIN, 0 };
+
+			full = 0;
+			if (poll(&pf, 1, PTY_COALESCE_MS) > 0)
+				continue;
+			break;
+		}
 		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
 			gone = 1;
 		break;
@@ -1037,7 +1019,7 @@ pty_readable(struct worker *w)
 			shell_gone(w);
 			return;
 		}
-		if (w->carry == 0 && w->outq_bytes == 0)
+		if (w->carry == 0 && w->outq.bytes == 0)
 			break;
 	}
 	pump(w);
@@ -1481,7 +1463,7 @@ pump(struct worker *w)
 		    (lws_usec_t)(d < 0 ? 0 : d) * 1000);
 	} else
 		lws_sul_cancel(&w->sul_rel);
-	if (w->ws != NULL && w->head != NULL)
+	if (w->ws != NULL && dh_wsq_head(&w->outq) != NULL)
 		lws_callback_on_writable(w->ws);
 	update_flow(w);
 }
@@ -1936,37 +1918,32 @@ ws_down(struct worker *w, const char *why)
 static int
 ws_writeable(struct worker *w, struct lws *wsi)
 {
-	struct outq *q;
+	struct dh_wsq_frame *f;
 	size_t burst = 0;
 	int n, text;
 
-	if (w->head == NULL) {
+	if (dh_wsq_head(&w->outq) == NULL) {
 		if (w->closing && w->terminating_sent) {
 			lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
 			return -1;
 		}
 		return 0;
 	}
-	for (;;) {
-		q = w->head;
-		text = !q->binary;
-		n = lws_write(wsi, q->data + LWS_PRE, q->len, q->binary ?
-		    LWS_WRITE_BINARY : LWS_WRITE_TEXT);
-		if (n < (int)q->len)
+	while ((f = dh_wsq_head(&w->outq)) != NULL) {
+		text = f->text;
+		/* already framed and masked: lws passes HTTP writes through */
+		n = lws_write(wsi, f->wire, f->wire_len, LWS_WRITE_HTTP);
+		if (n < (int)f->wire_len)
 			return -1;
-		burst += q->len;
-		w->head = q->next;
-		if (w->head == NULL)
-			w->tail = NULL;
-		w->outq_bytes -= q->len;
-		free(q);
+		burst += f->wire_len;
+		dh_wsq_pop(&w->outq);
 		if (text && !w->ws_up)
 			ws_opened(w);
-		if (w->head == NULL || burst >= WRITE_BURST || text ||
-		    lws_send_pipe_choked(wsi))
+		if (burst >= WRITE_BURST || text || lws_send_pipe_choked(wsi))
 			break;
 	}
-	if (w->head != NULL || (w->closing && w->terminating_sent))
+	if (dh_wsq_head(&w->outq) != NULL ||
+	    (w->closing && w->terminating_sent))
 		lws_callback_on_writable(wsi);
 	update_flow(w);
 	return 0;
@@ -2332,6 +2309,7 @@ ss_worker_run(const struct ss_worker_env *env, const struct ss_task *t,
 	w->rbuf = malloc(w->chunk);
 	w->start_ms = now_ms();
 	dh_buf_init_secret(&w->token, TOKEN_MAX + 1);
+	dh_wsq_init(&w->outq, LWS_PRE, 0);
 	dh_buf_init(&w->rx, FRAME_MAX);
 	dh_buf_init(&w->inpend, 16u * 1024 * 1024);
 	dh_buf_init(&w->sbuf, FRAME_MAX);
