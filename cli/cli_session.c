@@ -667,21 +667,32 @@ static void
 on_closed(struct client *c, const struct dh_mgs_msg *m)
 {
 	cJSON *j = NULL;
-	const cJSON *o;
-	char line[1024];
+	const cJSON *o, *x;
+	char line[1024], *end;
+	long code = 0;
 
 	term_restore();
-	if (dh_json_parse(m->payload, m->payload_len, 64 * 1024, &j, NULL) ==
-	    DH_OK && (o = cJSON_GetObjectItem(j, "Output")) != NULL &&
-	    cJSON_IsString(o) && o->valuestring[0] != '\0')
+	if (dh_json_parse(m->payload, m->payload_len, 64 * 1024, &j, NULL) !=
+	    DH_OK)
+		j = NULL;
+	o = cJSON_GetObjectItem(j, "Output");
+	if (cJSON_IsString(o) && o->valuestring[0] != '\0')
 		snprintf(line, sizeof(line), "\n\nSessionId: %.200s : %.700s\n\n",
 		    c->sid, o->valuestring);
 	else
 		snprintf(line, sizeof(line),
 		    "\n\nExiting session with sessionId: %s.\n\n", c->sid);
+	/* the shell's exit status, when the service passes it on (deckhand's
+	 * gateway does; AWS does not, and then the exit status is 0) */
+	x = cJSON_GetObjectItem(j, "ExitCode");
+	if (cJSON_IsString(x) && x->valuestring[0] != '\0') {
+		code = strtol(x->valuestring, &end, 10);
+		if (*end != '\0' || code < 0 || code > 255)
+			code = 0;
+	}
 	cJSON_Delete(j);
 	out_write(line, strlen(line));
-	done(c, 0);
+	done(c, (int)code);
 }
 
 static void

@@ -408,9 +408,10 @@ add_str(cJSON *j, const char *k, const char *v)
 int
 dh_mgs_channel_closed_build(const struct dh_uuid *msg_id,
     uint64_t created_ms, const char *destination_id, const char *session_id,
-    const char *output, struct dh_buf *out, struct dh_err *err)
+    const char *output, int exit_code, struct dh_buf *out,
+    struct dh_err *err)
 {
-	char id[DH_UUID_STRLEN + 1], created[24];
+	char id[DH_UUID_STRLEN + 1], created[24], code[16];
 	cJSON *j;
 	int ok;
 
@@ -428,6 +429,10 @@ dh_mgs_channel_closed_build(const struct dh_uuid *msg_id,
 	    add_str(j, "MessageType", DH_MGS_T_CHANNEL_CLOSED) &&
 	    cJSON_AddNumberToObject(j, "SchemaVersion", 1) != NULL &&
 	    add_str(j, "Output", output);
+	if (ok && exit_code >= 0) {
+		snprintf(code, sizeof(code), "%d", exit_code);
+		ok = add_str(j, "ExitCode", code);
+	}
 	if (!ok) {
 		cJSON_Delete(j);
 		j = NULL;
@@ -437,7 +442,7 @@ dh_mgs_channel_closed_build(const struct dh_uuid *msg_id,
 
 int
 dh_mgs_session_state_build(const char *state, const char *session_id,
-    struct dh_buf *out, struct dh_err *err)
+    int exit_code, struct dh_buf *out, struct dh_err *err)
 {
 	cJSON *j;
 	int ok;
@@ -450,7 +455,9 @@ dh_mgs_session_state_build(const char *state, const char *session_id,
 		return finish_json(NULL, out, "agent_session_state", err);
 	ok = cJSON_AddNumberToObject(j, "SchemaVersion", 1) != NULL &&
 	    add_str(j, "SessionState", state) &&
-	    add_str(j, "SessionId", session_id);
+	    add_str(j, "SessionId", session_id) &&
+	    (exit_code < 0 ||
+	    cJSON_AddNumberToObject(j, "ExitCode", exit_code) != NULL);
 	if (!ok) {
 		cJSON_Delete(j);
 		j = NULL;

@@ -168,14 +168,18 @@ int dh_mgs_ack_parse(const void *p, size_t n, struct dh_mgs_ack *a,
     struct dh_err *err);
 
 /* Append the channel_closed JSON; output may be "" (peer prints its default
- * text) and is JSON-escaped; all ids are strings, SchemaVersion is 1. */
+ * text) and is JSON-escaped; all ids are strings, SchemaVersion is 1.  With
+ * exit_code >= 0 a string "ExitCode" member carries the shell's exit status
+ * (a deckhand extension; Go peers ignore unknown members). */
 int dh_mgs_channel_closed_build(const struct dh_uuid *msg_id,
     uint64_t created_ms, const char *destination_id, const char *session_id,
-    const char *output, struct dh_buf *out, struct dh_err *err);
+    const char *output, int exit_code, struct dh_buf *out,
+    struct dh_err *err);
 
-/* Append {"SchemaVersion":1,"SessionState":state,"SessionId":session_id}. */
+/* Append {"SchemaVersion":1,"SessionState":state,"SessionId":session_id},
+ * plus a number "ExitCode" member when exit_code >= 0 (deckhand extension). */
 int dh_mgs_session_state_build(const char *state, const char *session_id,
-    struct dh_buf *out, struct dh_err *err);
+    int exit_code, struct dh_buf *out, struct dh_err *err);
 
 /* Append the Size payload {"cols":c,"rows":r}. */
 int dh_mgs_size_build(uint32_t cols, uint32_t rows, struct dh_buf *out,

@@ -187,6 +187,7 @@ struct rsess {
 	int flow_off[2];             /* leg[k] is not being read */
 	int close_after[2];          /* close leg[k] once q[k] drained */
 	int dead;
+	int exit_code;               /* from the agent's Terminating, or -1 */
 	struct token tokens[2][GW_RELAY_TOKENS];
 };
 
@@ -304,14 +305,14 @@ send_service(struct gw_relay *r, struct rsess *s, int k, const char *type,
 
 static int
 channel_closed_payload(const char *target, const char *sid,
-    const char *output, int64_t now_ms, struct dh_buf *out)
+    const char *output, int exit_code, int64_t now_ms, struct dh_buf *out)
 {
 	struct dh_uuid id;
 
 	if (dh_uuid_v4(&id) != DH_OK)
 		return DH_E_CRYPTO;
 	return dh_mgs_channel_closed_build(&id, (uint64_t)now_ms, target, sid,
-	    output, out, NULL);
+	    output, exit_code, out, NULL);
 }
 
 static void
@@ -325,8 +326,9 @@ close_leg_kind(struct gw_relay *r, struct rsess *s, int k, const char *output,
 		return;
 	}
 	dh_buf_init(&pl, GW_RELAY_MAX_OPEN);
-	if (channel_closed_payload(s->info.target, s->info.id, output, now_ms,
-	    &pl) == DH_OK)
+	/* the client learns the shell's exit status (deckhand extension) */
+	if (channel_closed_payload(s->info.target, s->info.id, output,
+	    k == CLIENT ? s->exit_code : -1, now_ms, &pl) == DH_OK)
 		send_service(r, s, k, DH_MGS_T_CHANNEL_CLOSED, dh_buf_cstr(&pl),
 		    now_ms);
 	dh_buf_free(&pl);
@@ -346,7 +348,8 @@ ctrl_closed(struct gw_relay *r, struct rsess *s, const char *output,
 		return;
 	dh_buf_init(&pl, GW_RELAY_MAX_OPEN);
 	if (dh_uuid_v4(&id) == DH_OK && dh_mgs_channel_closed_build(&id,
-	    (uint64_t)now_ms, s->info.target, s->info.id, output, &pl, NULL) ==
+	    (uint64_t)now_ms, s->info.target, s->info.id, output, -1, &pl,
+	    NULL) ==
 	    DH_OK && dh_mgs_init(&m, DH_MGS_T_CHANNEL_CLOSED, (uint64_t)now_ms,
 	    0, DH_MGS_HF_ACK, &id, DH_MGS_PT_NONE, pl.d, pl.len, NULL) == DH_OK)
 		(void)gw_ctrl_send(r->ctrl, s->info.target, &m, NULL);
@@ -427,6 +430,7 @@ add(struct gw_relay *r, const struct gw_relay_info *info, int64_t now_ms)
 	if (s == NULL)
 		return NULL;
 	s->info = *info;
+	s->exit_code = -1;
 	gw_relay_sm_init(&s->sm, info->start_ms, now_ms, info->idle_ms,
 	    info->max_ms);
 	s->next = r->sessions;
@@ -886,6 +890,7 @@ static void
 agent_state(struct gw_relay *r, struct rsess *s, const struct dh_mgs_msg *m,
     int64_t now_ms)
 {
+	const cJSON *code;
 	const char *st;
 	cJSON *j = NULL;
 
@@ -893,8 +898,13 @@ agent_state(struct gw_relay *r, struct rsess *s, const struct dh_mgs_msg *m,
 	    NULL) != DH_OK)
 		return;
 	st = jstr(j, "SessionState");
-	if (st != NULL && strcmp(st, "Terminating") == 0)
+	code = cJSON_GetObjectItemCaseSensitive(j, "ExitCode");
+	if (st != NULL && strcmp(st, "Terminating") == 0) {
+		if (cJSON_IsNumber(code) && code->valuedouble >= 0 &&
+		    code->valuedouble <= 255)
+			s->exit_code = (int)code->valuedouble;
 		feed(r, s, GW_RELAY_EV_AGENT_ENDING, now_ms, 0, NULL);
+	}
 	cJSON_Delete(j);
 }
 

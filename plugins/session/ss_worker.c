@@ -1488,8 +1488,8 @@ send_terminating(struct worker *w)
 		return;
 	w->terminating_sent = 1;
 	dh_buf_init(&b, 1024);
-	if (dh_mgs_session_state_build("Terminating", w->t->session_id, &b,
-	    &e) == DH_OK && dh_mgsrel_send_control(w->rel,
+	if (dh_mgs_session_state_build("Terminating", w->t->session_id,
+	    w->pty_on && w->pty.exited ? w->exit_code : -1, &b, &e) == DH_OK && dh_mgsrel_send_control(w->rel,
 	    DH_MGS_T_SESSION_STATE, DH_MGS_HF_ACK, DH_MGS_PT_NONE, b.d, b.len,
 	    now_ms(), &e) == DH_OK) {
 		w->closing = 1;
@@ -1861,8 +1861,8 @@ ws_established(struct worker *w)
 		return;
 	}
 	dh_buf_init(&b, 1024);
-	if (dh_mgs_session_state_build("Connected", w->t->session_id, &b, &e) ==
-	    DH_OK)
+	if (dh_mgs_session_state_build("Connected", w->t->session_id, -1, &b,
+	    &e) == DH_OK)
 		(void)dh_mgsrel_send_control(w->rel, DH_MGS_T_SESSION_STATE,
 		    DH_MGS_HF_ACK, DH_MGS_PT_NONE, b.d, b.len, now_ms(), &e);
 	dh_buf_free(&b);

@@ -159,6 +159,21 @@ def test_shell_commands_resize_exit(build, gateway, agent, capsys):
         agent["log"].read_text()[-3000:]
 
 
+def test_exit_code_reaches_cli(build, gateway, agent):
+    """The shell's exit status travels agent (Terminating) -> gateway
+    (channel_closed ExitCode) -> CLI exit status."""
+    cli = Cli(build, gateway, agent["iid"])
+    try:
+        cli.read_until(rb"Starting session with SessionId: (\S+)")
+        cli.send("echo ready-$((2+3))\r")
+        cli.read_until(rb"ready-5")
+        cli.send("exit 7\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 7, bytes(cli.buf[-2000:])
+
+
 def _session_doc(gateway, tmp_path, name, inputs):
     content = {"schemaVersion": "1.0", "description": "deckhand test preferences",
                "sessionType": "Standard_Stream", "inputs": inputs}

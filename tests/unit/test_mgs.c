@@ -433,8 +433,8 @@ test_channel_closed(void **state)
 	assert_int_equal(dh_uuid_parse(VEC_ID, &id), DH_OK);
 	dh_buf_init(&out, 4096);
 	assert_int_equal(dh_mgs_channel_closed_build(&id, 1729534091000ULL,
-	    "mi-0123456789abcdef0", "alice-0a1b", "bye \"now\"\n", &out, &err),
-	    DH_OK);
+	    "mi-0123456789abcdef0", "alice-0a1b", "bye \"now\"\n", -1, &out,
+	    &err), DH_OK);
 	assert_string_equal(dh_buf_cstr(&out),
 	    "{\"MessageId\":\"" VEC_ID "\",\"CreatedDate\":\"1729534091000\","
 	    "\"DestinationId\":\"mi-0123456789abcdef0\","
@@ -445,7 +445,15 @@ test_channel_closed(void **state)
 	assert_string_equal(cJSON_GetObjectItem(j, "Output")->valuestring,
 	    "bye \"now\"\n");
 	cJSON_Delete(j);
-	assert_int_equal(dh_mgs_channel_closed_build(&id, 1, "d", NULL, "",
+	dh_buf_reset(&out);
+	assert_int_equal(dh_mgs_channel_closed_build(&id, 1, "d", "s", "", 3,
+	    &out, &err), DH_OK);
+	j = cJSON_ParseWithLength((const char *)out.d, out.len);
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetObjectItem(j, "ExitCode")->valuestring,
+	    "3");
+	cJSON_Delete(j);
+	assert_int_equal(dh_mgs_channel_closed_build(&id, 1, "d", NULL, "", -1,
 	    &out, &err), DH_E_ARG);
 	dh_buf_free(&out);
 }
@@ -458,11 +466,17 @@ test_session_state(void **state)
 
 	dh_buf_init(&out, 4096);
 	assert_int_equal(dh_mgs_session_state_build("Connected", "sess-1",
-	    &out, &err), DH_OK);
+	    -1, &out, &err), DH_OK);
 	assert_string_equal(dh_buf_cstr(&out),
 	    "{\"SchemaVersion\":1,\"SessionState\":\"Connected\","
 	    "\"SessionId\":\"sess-1\"}");
-	assert_int_equal(dh_mgs_session_state_build("", "s", &out, &err),
+	dh_buf_reset(&out);
+	assert_int_equal(dh_mgs_session_state_build("Terminating", "s", 7,
+	    &out, &err), DH_OK);
+	assert_string_equal(dh_buf_cstr(&out),
+	    "{\"SchemaVersion\":1,\"SessionState\":\"Terminating\","
+	    "\"SessionId\":\"s\",\"ExitCode\":7}");
+	assert_int_equal(dh_mgs_session_state_build("", "s", -1, &out, &err),
 	    DH_E_ARG);
 	dh_buf_free(&out);
 }
