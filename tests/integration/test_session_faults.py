@@ -38,6 +38,7 @@ from test_session_e2e import Cli
 LOG_GROUP = "/deckhand/faults"
 BUCKET = "fault-transcripts"
 DOC = "deckhand-faults-audit"
+KLINES = 3000         # numbered lines streamed across the gateway crash
 DOWN_S = 3.0          # the gateway stays down this long before its restart
 
 
@@ -286,13 +287,17 @@ def _kill9_restart(build, gw, agent, tmp_path, fwd):
         cli.send("echo before-kill-$((6*7))\r")
         cli.read_until(rb"before-kill-42")
         cli.read_until(rb"\$ ", timeout=30)
+        # Numbered output streams across the crash.
+        cli.send("stty -echo; for i in $(seq 1 %d); do echo K$i; [ $((i %% 100)) = 0 ] && sleep 0.05;"
+                 " done; echo DONE-$((2+3))\r" % KLINES)
+        cli.read_until(rb"\nK500\r", timeout=30)
         gateway.kill9()
         time.sleep(DOWN_S)
         gateway = gw["gw"] = _restart(build, gateway)
-        # The session lives on: the line typed now reaches the shell once
-        # the agent and the CLI are back on the restarted gateway.
+        cli.read_until(rb"DONE-5", timeout=45)
+        # The session lives on: a line typed after the restart runs once.
         cli.send("echo after-restart-$((8*8))\r")
-        cli.read_until(rb"after-restart-64", timeout=45)
+        cli.read_until(rb"after-restart-64", timeout=30)
         cli.send("exit\r")
         cli.read_until(rb"Exiting session with sessionId", timeout=30)
     finally:
@@ -300,6 +305,7 @@ def _kill9_restart(build, gw, agent, tmp_path, fwd):
     out = bytes(cli.buf)
     assert rc == 0, out[-2000:]
     assert out.count(b"after-restart-64") == 1, out[-2000:]
+    assert _numbered_lines(out, rb"K") == list(range(1, KLINES + 1)), out[-3000:]
     assert re.search(r"session %s: data channel open again" % re.escape(sid),
                      agent["log"].read_text()), agent["log"].read_text()[-3000:]
     assert _wait_log(agent["log"], r"session %s: agent_task_complete acknowledged" % re.escape(sid),
@@ -312,6 +318,7 @@ def _kill9_restart(build, gw, agent, tmp_path, fwd):
     assert set(objs) == {".log", ".cast.gz", ".dtr"}, (objs, agent["log"].read_text()[-3000:])
     text = objs[".log"].read_text(errors="replace")
     assert "before-kill-42" in text and "after-restart-64" in text, text[-2000:]
+    assert [int(n) for n in re.findall(r"(?m)^K(\d+)$", text)] == list(range(1, KLINES + 1)), text[-3000:]
     ver = subprocess.run([str(pathlib.Path(build) / "deckhand"), "transcript", "verify", str(objs[".dtr"])],
                          capture_output=True, text=True, env=hermetic_env(), timeout=60)
     assert ver.returncode == 0, ver.stdout + ver.stderr
@@ -323,10 +330,11 @@ def _kill9_restart(build, gw, agent, tmp_path, fwd):
     data = ""
     while time.time() < deadline:
         data = "\n".join(ln for m in _cw_messages(gateway, sid) for ln in m["sessionData"])
-        if "before-kill-42" in data and "after-restart-64" in data:
+        if "after-restart-64" in data:
             break
         time.sleep(0.3)
     assert "before-kill-42" in data and "after-restart-64" in data, data[-2000:]
+    assert [int(n) for n in re.findall(r"(?m)^K(\d+)$", data)] == list(range(1, KLINES + 1)), data[-3000:]
 
 
 def test_gateway_kill9_restart_mid_session(build, gw, agent, tmp_path):
