@@ -32,7 +32,7 @@ import time
 import pytest
 
 from conftest import hermetic_env
-from test_agent_register import Gateway, _register, _wait_log, _wait_online, _agent_env
+from test_agent_register import Gateway, _register, _wait_log, _wait_online, _agent_env, REGION
 from test_session_e2e import Cli
 
 LOG_GROUP = "/deckhand/faults"
@@ -206,8 +206,9 @@ def agent(build, gw, tmp_path):
 
 
 def _audit_doc(gateway, tmp_path):
-    gateway.aws("logs", "create-log-group", "--log-group-name", LOG_GROUP)
-    gateway.aws("s3api", "create-bucket", "--bucket", BUCKET)
+    logs, s3 = _clients(gateway)
+    logs.create_log_group(logGroupName=LOG_GROUP)
+    s3.create_bucket(Bucket=BUCKET)
     content = {"schemaVersion": "1.0", "description": "fault test preferences",
                "sessionType": "Standard_Stream",
                "inputs": {"s3BucketName": BUCKET, "s3KeyPrefix": "faults/",
@@ -221,35 +222,70 @@ def _audit_doc(gateway, tmp_path):
                 "--content", "file://%s" % path)
 
 
-def _cw_messages(gateway, sid):
-    out = subprocess.run(["/usr/bin/aws", "--endpoint-url", gateway.url, "--output", "json",
-                          "logs", "get-log-events", "--log-group-name", LOG_GROUP,
-                          "--log-stream-name", sid, "--start-from-head"],
-                         env=gateway.aws_env(), capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        return []
-    return [json.loads(e["message"]) for e in json.loads(out.stdout).get("events", [])]
+def _clients(gateway):
+    """botocore logs and s3 clients on gateway with its admin key (polling
+    in-process instead of one aws CLI process per poll)."""
+    import configparser
+    import botocore.config
+    import botocore.session
+    cp = configparser.ConfigParser()
+    cp.read(gateway.state / "admin.credentials")
+    kw = dict(region_name=REGION, endpoint_url=gateway.url, verify=str(gateway.ca),
+              aws_access_key_id=cp["default"]["aws_access_key_id"],
+              aws_secret_access_key=cp["default"]["aws_secret_access_key"],
+              config=botocore.config.Config(s3={"addressing_style": "path"}))
+    sess = botocore.session.Session()
+    return sess.create_client("logs", **kw), sess.create_client("s3", **kw)
+
+
+def _cw_text(gateway, sid):
+    """The sessionData lines of sid's CloudWatch stream, joined by newlines
+    ('' while the stream does not exist)."""
+    from botocore.exceptions import ClientError
+    logs, _ = _clients(gateway)
+    lines, token = [], None
+    while True:
+        kw = dict(logGroupName=LOG_GROUP, logStreamName=sid, startFromHead=True)
+        if token:
+            kw["nextToken"] = token
+        try:
+            r = logs.get_log_events(**kw)
+        except ClientError:
+            return ""
+        for ev in r["events"]:
+            lines += json.loads(ev["message"])["sessionData"]
+        if not r["events"] or r.get("nextForwardToken") in (None, token):
+            return "\n".join(lines)
+        token = r["nextForwardToken"]
+
+
+def _wait_cw(gateway, sid, marker, timeout=30):
+    deadline = time.time() + timeout
+    data = ""
+    while time.time() < deadline:
+        data = _cw_text(gateway, sid)
+        if marker in data:
+            break
+        time.sleep(0.2)
+    return data
 
 
 def _wait_transcript(gateway, sid, tmp_path, timeout=40):
-    """The three S3 objects of sid (text, asciicast, chain) downloaded into
-    tmp_path, once they exist; {suffix: path}."""
+    """The S3 objects of sid (text, asciicast, chain) saved into tmp_path
+    once the chain object exists; {suffix: path}."""
+    _, s3 = _clients(gateway)
     deadline = time.time() + timeout
     keys = []
     while time.time() < deadline:
-        keys = [o["Key"] for o in gateway.aws("s3api", "list-objects-v2", "--bucket",
-                                              BUCKET).get("Contents", [])
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])
                 if sid in o["Key"]]
-        if len(keys) >= 3 and any(k.endswith(".dtr") for k in keys):
+        if any(k.endswith(".dtr") for k in keys):
             break
-        time.sleep(0.3)
+        time.sleep(0.2)
     got = {}
     for k in keys:
         dst = tmp_path / pathlib.Path(k).name
-        out = subprocess.run(["/usr/bin/aws", "--endpoint-url", gateway.url, "s3", "cp",
-                              "s3://%s/%s" % (BUCKET, k), str(dst)],
-                             env=gateway.aws_env(), capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
+        dst.write_bytes(s3.get_object(Bucket=BUCKET, Key=k)["Body"].read())
         for suffix in (".log", ".cast.gz", ".dtr"):
             if k.endswith(suffix):
                 got[suffix] = dst
@@ -326,13 +362,7 @@ def _kill9_restart(build, gw, agent, tmp_path, fwd):
     assert "abandoned" not in ver.stdout and "result: OK" in ver.stdout, ver.stdout
     # CloudWatch streamed both markers (what was written while the gateway
     # was down shipped after the restart).
-    deadline = time.time() + 30
-    data = ""
-    while time.time() < deadline:
-        data = "\n".join(ln for m in _cw_messages(gateway, sid) for ln in m["sessionData"])
-        if "after-restart-64" in data:
-            break
-        time.sleep(0.3)
+    data = _wait_cw(gateway, sid, "after-restart-64")
     assert "before-kill-42" in data and "after-restart-64" in data, data[-2000:]
     assert [int(n) for n in re.findall(r"(?m)^K(\d+)$", data)] == list(range(1, KLINES + 1)), data[-3000:]
 
@@ -359,6 +389,45 @@ def test_gateway_kill9_restart_cli_direct(build, gw, agent, tmp_path):
     """The same with the CLI talking to the gateway directly: while the
     gateway is down the CLI's ResumeSession is refused."""
     _kill9_restart(build, gw, agent, tmp_path, None)
+
+
+def test_gateway_kill9_restart_then_terminate(build, gw, agent, tmp_path):
+    """The other clean ending: the gateway and the operator's CLI both die
+    (kill -9); after the gateway's restart the agent rejoins the adopted
+    session and TerminateSession ends it: the worker closes the shell,
+    the task completes, and the transcript is sealed (not abandoned) and
+    complete in S3 and CloudWatch."""
+    gateway = gw["gw"]
+    _audit_doc(gateway, tmp_path)
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", DOC))
+    try:
+        sid = cli.read_until(rb"Starting session with SessionId: (\S+)").group(1).decode()
+        cli.read_until(rb"\$ ", timeout=30)
+        cli.send("echo orphaned-$((9*9))\r")
+        cli.read_until(rb"orphaned-81")
+        cli.proc.kill()
+        gateway.kill9()
+    finally:
+        cli.finish()
+    gateway = gw["gw"] = _restart(build, gateway)
+    assert _wait_log(agent["log"], r"session %s: data channel open again" % re.escape(sid),
+                     timeout=30), agent["log"].read_text()[-3000:]
+    live = gateway.aws("ssm", "describe-sessions", "--state", "Active")["Sessions"]
+    assert [s["SessionId"] for s in live] == [sid], live
+    gateway.aws("ssm", "terminate-session", "--session-id", sid)
+    assert _wait_log(agent["log"], r"session %s: agent_task_complete acknowledged" % re.escape(sid),
+                     timeout=30), agent["log"].read_text()[-3000:]
+    hist = gateway.aws("ssm", "describe-sessions", "--state", "History")["Sessions"]
+    assert [s["Status"] for s in hist if s["SessionId"] == sid] == ["Terminated"], hist
+    objs = _wait_transcript(gateway, sid, tmp_path)
+    assert set(objs) == {".log", ".cast.gz", ".dtr"}, (objs, agent["log"].read_text()[-3000:])
+    assert "orphaned-81" in objs[".log"].read_text(errors="replace")
+    ver = subprocess.run([str(pathlib.Path(build) / "deckhand"), "transcript", "verify", str(objs[".dtr"])],
+                         capture_output=True, text=True, env=hermetic_env(), timeout=60)
+    assert ver.returncode == 0, ver.stdout + ver.stderr
+    assert "seal: present" in ver.stdout and "abandoned" not in ver.stdout, ver.stdout
+    data = _wait_cw(gateway, sid, "orphaned-81")
+    assert "orphaned-81" in data, data[-2000:]
 
 
 def test_cli_connection_cut_resumes(build, gw, agent, tmp_path):
