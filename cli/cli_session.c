@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <libwebsockets.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,14 +31,14 @@
 #include "dh_mgsrel.h"
 #include "dh_time.h"
 #include "dh_uuid.h"
+#include "dh_wsc.h"
 #include "dh_wsq.h"
 #include "ss_handshake.h"
 #include "ss_kms.h"
 
-#define PROTO "deckhand-session"
 #define FILE_MAX (1024 * 1024)
 #define IN_CHUNK (64 * 1024)
-#define WRITE_BURST (512u * 1024) /* bytes written per writable callback */
+#define CONNECT_MS 15000
 #define FRAME_MAX (8 * 1024 * 1024)
 #define TOKEN_MAX 8192
 #define URL_MAX 2048
@@ -293,12 +292,12 @@ struct client {
 	int tls;
 	char host[256], hostport[300], path[URL_MAX];
 	int port;
-	struct lws_context *ctx;
-	struct lws_vhost *vh;
-	struct lws *ws, *in_wsi;
+	const char *ca;                   /* AWS_CA_BUNDLE or NULL */
+	struct dh_wsc *ws;                /* the data channel, NULL when down */
 	int ws_up;
+	int stdin_on;                     /* stdin is polled */
+	int64_t reconnect_ms;             /* next connect attempt, -1 none */
 	struct dh_wsq outq;        /* framed and masked, ready for the socket */
-	struct dh_buf rx;
 	struct dh_buf sbuf;
 	struct dh_mgsrel *rel;
 	struct ss_kms kms;
@@ -309,11 +308,9 @@ struct client {
 	int exit_code;
 	int finish;
 	unsigned char *ibuf;
-	lws_sorted_usec_list_t sul_rel, sul_conn;
 };
 
 static volatile sig_atomic_t g_winch, g_term, g_intr;
-static struct lws_context *volatile g_ctx;
 
 static void
 on_signal(int sig)
@@ -324,8 +321,6 @@ on_signal(int sig)
 		g_intr = 1;
 	else
 		g_term = 1;
-	if (g_ctx != NULL)
-		lws_cancel_service(g_ctx);
 }
 
 static int64_t
@@ -335,7 +330,6 @@ now_ms(void)
 }
 
 static void pump(struct client *c);
-static void connect_cb(lws_sorted_usec_list_t *sul);
 
 static void
 done(struct client *c, int code)
@@ -345,7 +339,6 @@ done(struct client *c, int code)
 	c->state = C_DONE;
 	c->exit_code = code;
 	c->finish = 1;
-	lws_cancel_service(c->ctx);
 }
 
 static void
@@ -357,7 +350,8 @@ outq_clear(struct client *c)
 static int
 outq_push(struct client *c, int binary, const void *p, size_t n, int front)
 {
-	return dh_wsq_push(&c->outq, !binary, p, n, front);
+	return dh_wsq_push(&c->outq, binary ? DH_WSQ_BINARY : DH_WSQ_TEXT, p,
+	    n, front);
 }
 
 /* Write all of p to stdout (which may share a non-blocking tty). */
@@ -411,21 +405,6 @@ send_size(struct client *c)
 	dh_buf_free(&b);
 }
 
-static int
-adopt_stdin(struct client *c)
-{
-	lws_sock_file_fd_type u;
-
-	memset(&u, 0, sizeof(u));
-	u.filefd = 0;
-	c->in_wsi = lws_adopt_descriptor_vhost(c->vh, LWS_ADOPT_RAW_FILE_DESC,
-	    u, PROTO, NULL);
-	if (c->in_wsi == NULL)
-		return DH_E_IO;
-	lws_set_opaque_user_data(c->in_wsi, c);
-	return DH_OK;
-}
-
 static void
 start_running(struct client *c)
 {
@@ -433,8 +412,7 @@ start_running(struct client *c)
 		return;
 	c->state = C_RUNNING;
 	send_size(c);
-	if (!c->stdin_eof && adopt_stdin(c) != DH_OK)
-		c->stdin_eof = 1;
+	c->stdin_on = !c->stdin_eof;
 }
 
 static void
@@ -456,20 +434,12 @@ stdin_readable(struct client *c)
 {
 	ssize_t n;
 
-	if (c->state != C_RUNNING || !dh_mgsrel_can_send(c->rel, IN_CHUNK +
-	    SS_KMS_OVERHEAD) || c->outq.bytes > 4u * 1024 * 1024) {
-		lws_rx_flow_control(c->in_wsi, 0);
-		return;
-	}
 	n = read(0, c->ibuf, IN_CHUNK);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
 		c->stdin_eof = 1;
-		lws_set_opaque_user_data(c->in_wsi, NULL);
-		lws_set_timeout(c->in_wsi, PENDING_TIMEOUT_USER_OK,
-		    LWS_TO_KILL_ASYNC);
-		c->in_wsi = NULL;
+		c->stdin_on = 0;
 		return;
 	}
 	send_input(c, c->ibuf, (size_t)n);
@@ -696,19 +666,9 @@ on_closed(struct client *c, const struct dh_mgs_msg *m)
 }
 
 static void
-rel_cb(lws_sorted_usec_list_t *sul)
-{
-	struct client *c = lws_container_of(sul, struct client, sul_rel);
-
-	(void)dh_mgsrel_tick(c->rel, now_ms());
-	pump(c);
-}
-
-static void
 pump(struct client *c)
 {
 	struct dh_mgsrel_ev ev;
-	int64_t dl;
 
 	while (c->state != C_DONE && dh_mgsrel_next(c->rel, &ev)) {
 		switch (ev.kind) {
@@ -727,21 +687,6 @@ pump(struct client *c)
 			break;
 		}
 	}
-	if (c->state == C_DONE)
-		return;
-	dl = dh_mgsrel_deadline(c->rel);
-	if (dl >= 0) {
-		int64_t d = dl - now_ms();
-
-		lws_sul_schedule(c->ctx, 0, &c->sul_rel, rel_cb,
-		    (lws_usec_t)(d < 0 ? 0 : d) * 1000);
-	}
-	if (c->ws != NULL && dh_wsq_head(&c->outq) != NULL)
-		lws_callback_on_writable(c->ws);
-	if (c->in_wsi != NULL && c->state == C_RUNNING &&
-	    dh_mgsrel_can_send(c->rel, IN_CHUNK + SS_KMS_OVERHEAD) &&
-	    c->outq.bytes < 1024u * 1024)
-		lws_rx_flow_control(c->in_wsi, 1);
 }
 
 /* ---------------------------------------------------------- transport */
@@ -899,43 +844,11 @@ open_frame(struct client *c, struct dh_buf *out)
 }
 
 static void
-connect_cb(lws_sorted_usec_list_t *sul)
-{
-	struct client *c = lws_container_of(sul, struct client, sul_conn);
-	struct lws_client_connect_info ci;
-
-	if (c->ws != NULL || c->state == C_DONE)
-		return;
-	if (c->resumes > 0 && ssm_call(c, 1) != 0) {
-		done(c, 1);
-		return;
-	}
-	memset(&ci, 0, sizeof(ci));
-	ci.context = c->ctx;
-	ci.vhost = c->vh;
-	ci.address = c->host;
-	ci.port = c->port;
-	ci.ssl_connection = c->tls ? LCCSCF_USE_SSL : 0;
-	ci.path = c->path;
-	ci.host = c->hostport;
-	ci.local_protocol_name = PROTO;
-	ci.opaque_user_data = c;
-	ci.pwsi = &c->ws;
-	outq_clear(c);
-	dh_buf_reset(&c->rx);
-	if (lws_client_connect_via_info(&ci) == NULL) {
-		c->ws = NULL;
-		term_restore();
-		fprintf(stderr, "deckhand: cannot connect to %s\n", c->hostport);
-		done(c, 1);
-	}
-}
-
-static void
 ws_down(struct client *c, const char *why)
 {
 	long d;
 
+	dh_wsc_free(c->ws);
 	c->ws = NULL;
 	c->ws_up = 0;
 	outq_clear(c);
@@ -948,142 +861,182 @@ ws_down(struct client *c, const char *why)
 		return;
 	}
 	d = 100L << (c->resumes < 6 ? c->resumes : 6);
-	lws_sul_schedule(c->ctx, 0, &c->sul_conn, connect_cb,
-	    (lws_usec_t)(d > 5000 ? 5000 : d) * 1000);
+	c->reconnect_ms = now_ms() + (d > 5000 ? 5000 : d);
 }
 
-/* Write queued frames (mostly acknowledgements) while the socket takes them,
- * up to WRITE_BURST bytes per callback, instead of one per poll round. */
-static int
-ws_writeable(struct client *c, struct lws *wsi)
-{
-	struct dh_wsq_frame *f;
-	size_t burst = 0;
-	int n, text;
-
-	while ((f = dh_wsq_head(&c->outq)) != NULL) {
-		text = f->text;
-		/* already framed and masked: lws passes HTTP writes through */
-		n = lws_write(wsi, f->wire, f->wire_len, LWS_WRITE_HTTP);
-		if (n < (int)f->wire_len)
-			return -1;
-		burst += f->wire_len;
-		dh_wsq_pop(&c->outq);
-		if (text && !c->ws_up) {
-			c->ws_up = 1;
-			c->resumes = 0;
-			(void)dh_mgsrel_tick(c->rel, now_ms());
-			pump(c);
-		}
-		if (burst >= WRITE_BURST || text || lws_send_pipe_choked(wsi))
-			break;
-	}
-	if (dh_wsq_head(&c->outq) != NULL)
-		lws_callback_on_writable(wsi);
-	else if (c->in_wsi != NULL && c->state == C_RUNNING)
-		lws_rx_flow_control(c->in_wsi, 1);
-	return 0;
-}
-
-static int
-ws_receive(struct client *c, struct lws *wsi, const void *in, size_t len)
+/* Write what the socket takes now; a failure takes the channel down. */
+static void
+flush(struct client *c)
 {
 	struct dh_err e;
 
-	if (lws_is_first_fragment(wsi))
-		dh_buf_reset(&c->rx);
-	if (dh_buf_put(&c->rx, in, len) != DH_OK)
-		return -1;
-	if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)
-	    != 0)
-		return 0;
-	(void)dh_mgsrel_feed(c->rel, c->rx.d, c->rx.len, now_ms(), &e);
-	dh_buf_reset(&c->rx);
-	pump(c);
-	return 0;
+	dh_err_clear(&e);
+	if (c->ws != NULL && dh_wsq_head(&c->outq) != NULL &&
+	    dh_wsc_write(c->ws, &c->outq, NULL, &e) != DH_OK)
+		ws_down(c, e.msg);
 }
-
-static int
-client_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-    void *in, size_t len)
-{
-	struct client *c = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
-	struct dh_buf b;
-	char why[200];
-	int rc;
-
-	if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-		c = lws_context_user(lws_get_context(wsi));
-		if (c == NULL || c->state == C_DONE)
-			return 0;
-		if (g_winch && c->state == C_RUNNING) {
-			g_winch = 0;
-			send_size(c);
-			pump(c);
-		}
-		if (g_intr && c->state == C_RUNNING) {
-			g_intr = 0;
-			send_input(c, (const unsigned char *)"\x03", 1);
-			pump(c);
-		}
-		return 0;
-	}
-	if (c == NULL)
-		return 0;
-	switch (reason) {
-	case LWS_CALLBACK_CLIENT_ESTABLISHED:
-		dh_buf_init_secret(&b, TOKEN_MAX + 1024);
-		rc = open_frame(c, &b);
-		if (rc == DH_OK)
-			rc = outq_push(c, 0, b.d, b.len, 1);
-		dh_buf_free(&b);
-		if (rc != DH_OK)
-			return -1;
-		lws_callback_on_writable(wsi);
-		return 0;
-	case LWS_CALLBACK_CLIENT_RECEIVE:
-		return ws_receive(c, wsi, in, len);
-	case LWS_CALLBACK_CLIENT_WRITEABLE:
-		return ws_writeable(c, wsi);
-	case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-		snprintf(why, sizeof(why), "%s", in != NULL ?
-		    (const char *)in : "connection error");
-		lws_set_opaque_user_data(wsi, NULL);
-		ws_down(c, why);
-		return 0;
-	case LWS_CALLBACK_CLIENT_CLOSED:
-		lws_set_opaque_user_data(wsi, NULL);
-		ws_down(c, "connection closed");
-		return 0;
-	case LWS_CALLBACK_RAW_RX_FILE:
-		if (wsi == c->in_wsi)
-			stdin_readable(c);
-		return 0;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (wsi == c->in_wsi)
-			c->in_wsi = NULL;
-		return 0;
-	default:
-		return 0;
-	}
-}
-
-static const struct lws_protocols protocols[] = {
-	{ PROTO, client_cb, 0, 256 * 1024, 0, NULL, 0 },
-	{ NULL, NULL, 0, 0, 0, NULL, 0 }
-};
 
 static void
-lws_quiet(int level, const char *line)
+on_ws_message(void *arg, int text, const unsigned char *p, size_t n)
 {
-	(void)level;
-	(void)line;
+	struct client *c = arg;
+	struct dh_err e;
+
+	(void)text;
+	(void)dh_mgsrel_feed(c->rel, p, n, now_ms(), &e);
+	pump(c);
+}
+
+/* Connect (after ResumeSession when reconnecting) and send the opening
+ * text frame; the channel counts as up once that frame is written. */
+static void
+ws_connect(struct client *c)
+{
+	struct dh_wsc_cfg cfg;
+	struct dh_buf b;
+	struct dh_err e;
+	int rc;
+
+	c->reconnect_ms = -1;
+	if (c->resumes > 0 && ssm_call(c, 1) != 0) {
+		done(c, 1);
+		return;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.host = c->host;
+	cfg.port = c->port;
+	cfg.tls = c->tls;
+	cfg.host_header = c->hostport;
+	cfg.path = c->path;
+	cfg.ca_file = c->ca;
+	cfg.timeout_ms = CONNECT_MS;
+	cfg.max_message = FRAME_MAX;
+	dh_err_clear(&e);
+	outq_clear(c);
+	if (dh_wsc_connect(&cfg, &c->ws, &e) != DH_OK) {
+		ws_down(c, e.msg);
+		return;
+	}
+	dh_buf_init_secret(&b, TOKEN_MAX + 1024);
+	rc = open_frame(c, &b);
+	if (rc == DH_OK)
+		rc = outq_push(c, 0, b.d, b.len, 1);
+	dh_buf_free(&b);
+	while (rc == DH_OK && c->ws != NULL && dh_wsq_head(&c->outq) != NULL) {
+		rc = dh_wsc_write(c->ws, &c->outq, NULL, &e);
+		if (rc == DH_OK && dh_wsq_head(&c->outq) != NULL) {
+			struct pollfd pf = { dh_wsc_fd(c->ws), POLLOUT, 0 };
+
+			(void)poll(&pf, 1, 1000);
+		}
+	}
+	if (rc != DH_OK) {
+		ws_down(c, e.msg[0] != '\0' ? e.msg : "cannot send the token");
+		return;
+	}
+	c->ws_up = 1;
+	c->resumes = 0;
+	(void)dh_mgsrel_tick(c->rel, now_ms());
+	pump(c);
+}
+
+static void
+on_signals(struct client *c)
+{
+	if (c->state != C_RUNNING)
+		return;
+	if (g_winch) {
+		g_winch = 0;
+		send_size(c);
+		pump(c);
+	}
+	if (g_intr) {
+		g_intr = 0;
+		send_input(c, (const unsigned char *)"\x03", 1);
+		pump(c);
+	}
+}
+
+/* Milliseconds until the next timer (reliability layer or reconnect). */
+static int
+next_timeout(struct client *c)
+{
+	int64_t now = now_ms(), dl = dh_mgsrel_deadline(c->rel), t = -1;
+
+	if (dl >= 0)
+		t = dl;
+	if (c->reconnect_ms >= 0 && (t < 0 || c->reconnect_ms < t))
+		t = c->reconnect_ms;
+	if (t < 0)
+		return 60000;
+	return t <= now ? 0 : t - now > 60000 ? 60000 : (int)(t - now);
+}
+
+/* The event loop: the data channel, stdin and timers.  The signals that
+ * matter are blocked except inside ppoll, so none is missed. */
+static void
+run(struct client *c, const sigset_t *waitmask)
+{
+	struct pollfd pf[2];
+	struct timespec ts;
+	struct dh_err e;
+	int n, t, ws_i, in_i;
+
+	c->reconnect_ms = now_ms();
+	while (!c->finish && !g_term) {
+		on_signals(c);
+		if (c->ws == NULL && c->reconnect_ms >= 0 &&
+		    now_ms() >= c->reconnect_ms)
+			ws_connect(c);
+		if (c->finish)
+			break;
+		if (dh_mgsrel_deadline(c->rel) >= 0 &&
+		    now_ms() >= dh_mgsrel_deadline(c->rel)) {
+			(void)dh_mgsrel_tick(c->rel, now_ms());
+			pump(c);
+		}
+		flush(c);
+		n = 0;
+		ws_i = in_i = -1;
+		if (c->ws != NULL) {
+			pf[n].fd = dh_wsc_fd(c->ws);
+			pf[n].events = POLLIN | (dh_wsc_want_write(c->ws,
+			    &c->outq) ? POLLOUT : 0);
+			ws_i = n++;
+		}
+		if (c->stdin_on && c->state == C_RUNNING && c->ws_up &&
+		    dh_mgsrel_can_send(c->rel, IN_CHUNK + SS_KMS_OVERHEAD) &&
+		    c->outq.bytes < 1024u * 1024) {
+			pf[n].fd = 0;
+			pf[n].events = POLLIN;
+			in_i = n++;
+		}
+		t = next_timeout(c);
+		ts.tv_sec = t / 1000;
+		ts.tv_nsec = (long)(t % 1000) * 1000000L;
+		if (ppoll(pf, (nfds_t)n, &ts, waitmask) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (ws_i >= 0 && c->ws != NULL && (pf[ws_i].revents &
+		    (POLLIN | POLLHUP | POLLERR))) {
+			dh_err_clear(&e);
+			if (dh_wsc_read(c->ws, &c->outq, on_ws_message, c, &e) !=
+			    DH_OK) {
+				flush(c);
+				ws_down(c, e.msg);
+			}
+		}
+		if (in_i >= 0 && (pf[in_i].revents & (POLLIN | POLLHUP |
+		    POLLERR)))
+			stdin_readable(c);
+	}
 }
 
 static int
 setup(struct client *c)
 {
-	struct lws_context_creation_info ci;
 	struct dh_http_config hc;
 	struct dh_mgsrel_cfg rc;
 	struct dh_uuid u;
@@ -1128,21 +1081,8 @@ setup(struct client *c)
 		fprintf(stderr, "deckhand: %s\n", e.msg);
 		return -1;
 	}
-	lws_set_log_level(LLL_ERR, lws_quiet);
-	memset(&ci, 0, sizeof(ci));
-	ci.port = CONTEXT_PORT_NO_LISTEN;
-	ci.protocols = protocols;
-	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	ci.client_ssl_ca_filepath = ca;
-	ci.user = c;
-	c->ctx = lws_create_context(&ci);
-	if (c->ctx == NULL) {
-		fprintf(stderr, "deckhand: cannot set up TLS (CA bundle %s)\n",
-		    ca != NULL ? ca : "system");
-		return -1;
-	}
-	c->vh = lws_get_vhost_by_name(c->ctx, "default");
-	return c->vh != NULL ? 0 : -1;
+	c->ca = ca;
+	return 0;
 }
 
 static int
@@ -1159,13 +1099,14 @@ session_start(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sigaction sa;
+	sigset_t block, waitmask;
 	struct client *c;
 	int ch, code = 1;
 
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return 1;
-	dh_wsq_init(&c->outq, LWS_PRE, 0);
+	dh_wsq_init(&c->outq, 0, 0);
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
@@ -1188,7 +1129,6 @@ session_start(int argc, char **argv)
 		return 2;
 	}
 	dh_buf_init_secret(&c->token, TOKEN_MAX + 1);
-	dh_buf_init(&c->rx, FRAME_MAX);
 	dh_buf_init(&c->sbuf, FRAME_MAX);
 	c->ibuf = malloc(IN_CHUNK);
 	if (c->ibuf == NULL || load_creds(&c->o, &c->cr) != 0 ||
@@ -1210,31 +1150,29 @@ session_start(int argc, char **argv)
 	(void)sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
-	g_ctx = c->ctx;
+	sigemptyset(&block);
+	sigaddset(&block, SIGWINCH);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	(void)sigprocmask(SIG_BLOCK, &block, &waitmask);
 	atexit(term_restore);
 	term_raw();
-	lws_sul_schedule(c->ctx, 0, &c->sul_conn, connect_cb, 0);
-	while (!c->finish && !g_term)
-		if (lws_service(c->ctx, 0) < 0)
-			break;
+	run(c, &waitmask);
 	term_restore();
 	if (g_term && !c->finish)
 		fprintf(stderr, "\ndeckhand: interrupted\n");
 	code = c->finish ? c->exit_code : 1;
 out:
 	term_restore();
-	g_ctx = NULL;
-	if (c->ctx != NULL) {
-		lws_sul_cancel(&c->sul_rel);
-		lws_sul_cancel(&c->sul_conn);
-		lws_context_destroy(c->ctx);
-	}
+	if (c->ws != NULL)
+		flush(c);
+	dh_wsc_free(c->ws);
 	outq_clear(c);
 	dh_mgsrel_free(c->rel);
 	dh_http_client_free(c->http);
 	ss_kms_clear(&c->kms);
 	dh_buf_free(&c->token);
-	dh_buf_free(&c->rx);
 	dh_buf_free(&c->sbuf);
 	dh_wipe(&c->cr, sizeof(c->cr));
 	free(c->ibuf);

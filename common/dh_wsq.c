@@ -45,14 +45,14 @@ mask_copy(unsigned char *dst, const unsigned char *src, size_t n,
 }
 
 int
-dh_wsq_encode(unsigned char *dst, size_t cap, int text,
+dh_wsq_encode(unsigned char *dst, size_t cap, int opcode,
     const unsigned char mask[4], const void *p, size_t n, size_t *len)
 {
 	size_t h = hdr_len(n), i;
 
 	if (cap < h || cap - h < n)
 		return DH_E_TOOBIG;
-	dst[0] = (unsigned char)(0x80 | (text ? 0x1 : 0x2));
+	dst[0] = (unsigned char)(0x80 | (opcode & 0x0f));
 	if (n < 126) {
 		dst[1] = (unsigned char)(0x80 | n);
 	} else if (n < 65536) {
@@ -71,7 +71,8 @@ dh_wsq_encode(unsigned char *dst, size_t cap, int text,
 }
 
 int
-dh_wsq_push(struct dh_wsq *q, int text, const void *p, size_t n, int front)
+dh_wsq_push(struct dh_wsq *q, int opcode, const void *p, size_t n,
+    int front)
 {
 	struct dh_wsq_frame *f;
 	unsigned char mask[4];
@@ -85,10 +86,10 @@ dh_wsq_push(struct dh_wsq *q, int text, const void *p, size_t n, int front)
 	f = malloc(sizeof(*f) + q->headroom + cap);
 	if (f == NULL)
 		return DH_E_NOMEM;
-	f->text = text;
+	f->text = opcode == DH_WSQ_TEXT;
 	f->payload = n;
 	f->wire = f->data + q->headroom;
-	rc = dh_wsq_encode(f->wire, cap, text, mask, p, n, &f->wire_len);
+	rc = dh_wsq_encode(f->wire, cap, opcode, mask, p, n, &f->wire_len);
 	if (rc != DH_OK) {
 		free(f);
 		return rc;

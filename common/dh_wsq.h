@@ -22,7 +22,7 @@
 
 struct dh_wsq_frame {
 	struct dh_wsq_frame *next;
-	int text;              /* text frame (else binary) */
+	int text;              /* opcode is text (1) */
 	size_t payload;        /* payload bytes */
 	unsigned char *wire;   /* start of the frame bytes */
 	size_t wire_len;       /* header + payload */
@@ -40,15 +40,21 @@ struct dh_wsq {
  * frame (LWS_PRE for libwebsockets); wipe = 1 wipes frames on release. */
 void dh_wsq_init(struct dh_wsq *q, size_t headroom, int wipe);
 
-/* Encode one client frame (FIN set, opcode text or binary) of n payload bytes
+#define DH_WSQ_TEXT 0x1
+#define DH_WSQ_BINARY 0x2
+#define DH_WSQ_CLOSE 0x8
+#define DH_WSQ_PONG 0xa
+
+/* Encode one client frame (FIN set, the given opcode) of n payload bytes
  * masked with mask[4] into dst[0..cap); *len gets its size.  DH_E_TOOBIG when
  * cap is short. */
-int dh_wsq_encode(unsigned char *dst, size_t cap, int text,
+int dh_wsq_encode(unsigned char *dst, size_t cap, int opcode,
     const unsigned char mask[4], const void *p, size_t n, size_t *len);
 
-/* Queue a frame of p[0..n) at the tail (front = 0) or the head (front = 1),
- * masked with a fresh random key.  DH_OK, DH_E_NOMEM or DH_E_CRYPTO. */
-int dh_wsq_push(struct dh_wsq *q, int text, const void *p, size_t n,
+/* Queue a frame of p[0..n) at the tail (front = 0) or the head (front = 1;
+ * only while nothing is half written), masked with a fresh random key.
+ * DH_OK, DH_E_NOMEM or DH_E_CRYPTO. */
+int dh_wsq_push(struct dh_wsq *q, int opcode, const void *p, size_t n,
     int front);
 
 /* The oldest queued frame, or NULL. */

@@ -6,7 +6,7 @@ set -eu
 PKGS="build-essential pkg-config clang libclang-rt-14-dev
 libcurl4-openssl-dev libssl-dev libwebsockets-dev libcjson-dev libarchive-dev
 libsqlite3-dev libexpat1-dev libcmocka-dev
-python3 python3-pytest python3-botocore python3-boto3 python3-cryptography
+python3 python3-pytest python3-botocore python3-boto3 python3-cryptography python3-websockets
 awscli openssl ca-certificates dpkg-dev rpm procps time groff-base
 lz4 zstd bzip2 xz-utils python3-apt
 createrepo-c dnf"

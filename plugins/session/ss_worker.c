@@ -841,7 +841,8 @@ outq_clear(struct worker *w)
 static int
 outq_push(struct worker *w, int binary, const void *p, size_t n, int front)
 {
-	return dh_wsq_push(&w->outq, !binary, p, n, front);
+	return dh_wsq_push(&w->outq, binary ? DH_WSQ_BINARY : DH_WSQ_TEXT, p,
+	    n, front);
 }
 
 /* ------------------------------------------------------ flow control */

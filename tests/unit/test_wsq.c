@@ -25,7 +25,7 @@ test_rfc_vector(void **state)
 	unsigned char out[32];
 	size_t n = 0;
 
-	assert_int_equal(dh_wsq_encode(out, sizeof(out), 1, MASK, "Hello", 5,
+	assert_int_equal(dh_wsq_encode(out, sizeof(out), DH_WSQ_TEXT, MASK, "Hello", 5,
 	    &n), DH_OK);
 	assert_int_equal(n, sizeof(want));
 	assert_memory_equal(out, want, sizeof(want));
@@ -49,7 +49,7 @@ test_lengths(void **state)
 		assert_non_null(out);
 		for (j = 0; j < t[i].n; j++)
 			in[j] = (unsigned char)(j * 7);
-		assert_int_equal(dh_wsq_encode(out, t[i].n + DH_WSQ_HDR_MAX, 0,
+		assert_int_equal(dh_wsq_encode(out, t[i].n + DH_WSQ_HDR_MAX, DH_WSQ_BINARY,
 		    MASK, in, t[i].n, &len), DH_OK);
 		assert_int_equal(len, t[i].hdr + t[i].n);
 		assert_int_equal(out[0], 0x82);
@@ -64,7 +64,7 @@ test_lengths(void **state)
 		assert_memory_equal(out + t[i].hdr - 4, MASK, 4);
 		for (j = 0; j < t[i].n; j++)
 			assert_int_equal(out[t[i].hdr + j] ^ MASK[j & 3], in[j]);
-		assert_int_equal(dh_wsq_encode(out, t[i].hdr + t[i].n - 1, 0,
+		assert_int_equal(dh_wsq_encode(out, t[i].hdr + t[i].n - 1, DH_WSQ_BINARY,
 		    MASK, in, t[i].n, &len), DH_E_TOOBIG);
 		free(in);
 		free(out);
@@ -80,7 +80,7 @@ test_mask_every_length(void **state)
 	for (j = 0; j < sizeof(in); j++)
 		in[j] = (unsigned char)(0xa5 ^ j);
 	for (n = 0; n <= 70; n++) {
-		assert_int_equal(dh_wsq_encode(out, sizeof(out), 0, MASK, in, n,
+		assert_int_equal(dh_wsq_encode(out, sizeof(out), DH_WSQ_BINARY, MASK, in, n,
 		    &len), DH_OK);
 		for (j = 0; j < n; j++)
 			assert_int_equal(out[6 + j], in[j] ^ MASK[j & 3]);
@@ -97,9 +97,9 @@ test_queue(void **state)
 
 	dh_wsq_init(&q, 16, 1);
 	assert_null(dh_wsq_head(&q));
-	assert_int_equal(dh_wsq_push(&q, 0, "bbbb", 4, 0), DH_OK);
-	assert_int_equal(dh_wsq_push(&q, 0, "cccccc", 6, 0), DH_OK);
-	assert_int_equal(dh_wsq_push(&q, 1, "a", 1, 1), DH_OK);
+	assert_int_equal(dh_wsq_push(&q, DH_WSQ_BINARY, "bbbb", 4, 0), DH_OK);
+	assert_int_equal(dh_wsq_push(&q, DH_WSQ_BINARY, "cccccc", 6, 0), DH_OK);
+	assert_int_equal(dh_wsq_push(&q, DH_WSQ_TEXT, "a", 1, 1), DH_OK);
 	assert_int_equal(q.bytes, 11);
 	f = dh_wsq_head(&q);
 	assert_int_equal(f->text, 1);
@@ -120,7 +120,7 @@ test_queue(void **state)
 	assert_null(dh_wsq_head(&q));
 	assert_int_equal(q.bytes, 0);
 	dh_wsq_pop(&q);
-	assert_int_equal(dh_wsq_push(&q, 0, "x", 1, 0), DH_OK);
+	assert_int_equal(dh_wsq_push(&q, DH_WSQ_PONG, "x", 1, 0), DH_OK);
 	dh_wsq_clear(&q);
 	assert_null(dh_wsq_head(&q));
 	assert_int_equal(q.bytes, 0);
@@ -135,7 +135,7 @@ test_fresh_masks(void **state)
 
 	dh_wsq_init(&q, 0, 0);
 	for (i = 0; i < 64; i++) {
-		assert_int_equal(dh_wsq_push(&q, 0, "z", 1, 0), DH_OK);
+		assert_int_equal(dh_wsq_push(&q, DH_WSQ_BINARY, "z", 1, 0), DH_OK);
 		memcpy(seen[i], dh_wsq_head(&q)->wire + 2, 4);
 		dh_wsq_pop(&q);
 		for (j = 0; j < i; j++)
