@@ -1,29 +1,39 @@
 """Shell-session fault tolerance (issue 4): deckhand-gateway + a registered
 deckhand-agent + `deckhand session start` on a pty, on loopback, with
-connections broken under a live session.
+connections broken under a live session.  Transcripts go to the gateway's
+own S3 and CloudWatch Logs (session document with s3BucketName,
+cloudWatchLogGroupName, cloudWatchStreamingEnabled).
 
-  - kill -9 of the gateway mid-session and a restart on the same state dir
-    and port: the gateway adopts the stored session (SQLite), the agent's
-    session worker reopens its data channel with a fresh CreateDataChannel
-    token, the CLI calls ResumeSession and reconnects; a marker typed before
-    the kill and one typed after the restart both come back, the session
-    ends with the shell's exit, and the transcript (the gateway's own S3 and
-    CloudWatch Logs, which were down with it) holds both markers and its
-    chain record verifies with `deckhand transcript verify`;
-  - the CLI's websocket cut by a TCP forwarder between CLI and gateway
-    (TLS passes through it unchanged) while output streams: the CLI calls
-    ResumeSession, reconnects, and every output line arrives exactly once
-    and in order; a line typed while the connection was down runs once;
+  - kill -9 of the gateway while numbered output streams, 3 s down, restart
+    on the same state dir and port: the gateway adopts the stored session
+    (SQLite), the agent's worker reopens its data channel with a fresh
+    CreateDataChannel token, the CLI (through a front end that holds new
+    connections during the restart) calls ResumeSession; every line
+    arrives once, in order, in the CLI, in the S3 text transcript and in
+    CloudWatch; a marker typed after the restart runs once; the chain
+    record verifies with `deckhand transcript verify`, sealed, no gaps;
+  - the same with the CLI talking to the gateway directly: xfail, the CLI
+    gives up when its ResumeSession is refused (see the marker's reason);
+  - gateway and CLI both killed, gateway restarted: the agent rejoins the
+    adopted session and TerminateSession ends it cleanly with a sealed,
+    verifying transcript;
+  - the CLI's websocket cut by a TCP forwarder (TLS passes through) during
+    line output and again during an 8 MiB cat: the CLI resumes each time,
+    lines arrive once and in order, the cat's bytes hash like the file, a
+    line typed while disconnected runs once;
   - the agent worker's data-channel websocket cut the same way (the agent's
-    ssmmessages endpoint points at a forwarder; only connections opened
-    after the control channel are cut): the worker reconnects and the
-    session goes on with nothing lost or duplicated.
+    ssmmessages endpoint is a forwarder; only connections opened after the
+    control channel are cut): the worker reconnects and the session goes
+    on with nothing lost or duplicated, the control channel untouched.
 
-No timing assertions; numbers are not measured here.
+No timing assertions.
 """
+import hashlib
 import json
+import os
 import pathlib
 import re
+import select
 import socket
 import subprocess
 import threading
@@ -304,6 +314,38 @@ def _numbered_lines(buf, tag):
     return [int(n) for n in re.findall(rb"(?:^|\n)" + tag + rb"(\d+)\r?(?=\n)", bytes(buf))]
 
 
+def _read_at_least(cli, n, timeout=30):
+    deadline = time.time() + timeout
+    while len(cli.buf) < n and time.time() < deadline:
+        r, _, _ = select.select([cli.master], [], [], 0.2)
+        if r:
+            chunk = os.read(cli.master, 1 << 20)
+            if not chunk:
+                break
+            cli.buf += chunk
+    assert len(cli.buf) >= n, bytes(cli.buf[-2000:])
+
+
+def _bulk_across_cut(cli, cut, mib=8):
+    """cat a file of mib MiB of base64 text made on the remote side and cut
+    the connection (cut()) when a quarter of it arrived: the bytes between
+    the markers must hash like the file (nothing lost or duplicated)."""
+    cli.send("stty sane; f=$(mktemp); head -c %d /dev/urandom | base64 -w 100 > $f;"
+             " echo SUM=$(sha256sum < $f | cut -c1-64) SIZE=$(wc -c < $f)\r" % (mib << 20))
+    m = cli.read_until(rb"SUM=([0-9a-f]{64}) SIZE=(\d+)", timeout=60)
+    want, size = m.group(1).decode(), int(m.group(2))
+    cli.buf.clear()
+    cli.send("stty raw -echo; printf 'BEGIN-%s' XYZZY; cat $f; printf 'END-%s' XYZZY; stty sane; rm -f $f\r")
+    cli.read_until(rb"BEGIN-XYZZY", timeout=30)
+    _read_at_least(cli, size // 4)
+    assert cut() >= 1
+    cli.read_until(rb"END-XYZZY", timeout=60)
+    data = bytes(cli.buf)
+    body = data[data.index(b"BEGIN-XYZZY") + 11:data.rindex(b"END-XYZZY")]
+    assert len(body) == size
+    assert hashlib.sha256(body).hexdigest() == want
+
+
 # ------------------------------------------------------------------ tests
 
 def _kill9_restart(build, gw, agent, tmp_path, fwd):
@@ -451,20 +493,21 @@ def test_cli_connection_cut_resumes(build, gw, agent, tmp_path):
         cli.read_until(rb"typed-during-cut-25", timeout=30)
         cli.send("echo after-cut-$((3*3))\r")
         cli.read_until(rb"after-cut-9", timeout=30)
+        lines = bytes(cli.buf)
+        _bulk_across_cut(cli, fwd.cut)
         cli.send("exit\r")
         cli.read_until(rb"Exiting session with sessionId", timeout=30)
     finally:
         rc = cli.finish()
         fwd.stop()
-    out = bytes(cli.buf)
-    assert rc == 0, out[-2000:]
-    assert _numbered_lines(out, rb"L") == list(range(1, n + 1)), out[-3000:]
-    assert out.count(b"typed-during-cut-25") == 1
-    assert out.count(b"after-cut-9") == 1
-    # The CLI came back through the forwarder: ResumeSession (an HTTPS
-    # connection) and a new websocket after the cut.
-    assert fwd.accepted >= 4, fwd.accepted
-    assert _resumes(gateway, sid) >= 1
+    assert rc == 0, bytes(cli.buf[-2000:])
+    assert _numbered_lines(lines, rb"L") == list(range(1, n + 1)), lines[-3000:]
+    assert lines.count(b"typed-during-cut-25") == 1
+    assert lines.count(b"after-cut-9") == 1
+    # The CLI came back through the forwarder after each cut: ResumeSession
+    # (an HTTPS connection) and a new websocket.
+    assert fwd.accepted >= 6, fwd.accepted
+    assert _resumes(gateway, sid) >= 2
 
 
 def test_agent_data_channel_cut_continues(build, gw, tmp_path):
@@ -487,16 +530,17 @@ def test_agent_data_channel_cut_continues(build, gw, tmp_path):
             cli.send("echo typed-during-cut-$((5*5))\r")
             cli.read_until(rb"DONE-5", timeout=45)
             cli.read_until(rb"typed-during-cut-25", timeout=30)
+            lines = bytes(cli.buf)
+            _bulk_across_cut(cli, lambda: fwd.cut(only_after_mark=True))
             cli.send("exit\r")
             cli.read_until(rb"Exiting session with sessionId", timeout=30)
         finally:
             rc = cli.finish()
-        out = bytes(cli.buf)
-        assert rc == 0, out[-2000:]
-        assert _numbered_lines(out, rb"L") == list(range(1, n + 1)), out[-3000:]
-        assert out.count(b"typed-during-cut-25") == 1
+        assert rc == 0, bytes(cli.buf[-2000:])
+        assert _numbered_lines(lines, rb"L") == list(range(1, n + 1)), lines[-3000:]
+        assert lines.count(b"typed-during-cut-25") == 1
         log = a["log"].read_text(errors="replace")
-        assert re.search(r"session %s: data channel open again" % re.escape(sid), log), log[-3000:]
+        assert len(re.findall(r"session %s: data channel open again" % re.escape(sid), log)) == 2, log[-3000:]
         # Only the data channel was cut: the control channel opened once.
         assert len(re.findall(r"control channel: open", log)) == 1, log[-3000:]
     finally:
