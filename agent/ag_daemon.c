@@ -275,6 +275,8 @@ session_env(struct ag_daemon *d, struct ss_worker_env *e)
 	    d->cfg.region : d->id.region;
 	e->mgs_url = d->mgs_url;
 	e->kms_url = d->kms_url;
+	e->logs_url = d->logs_url[0] != '\0' ? d->logs_url : NULL;
+	e->s3_url = d->s3_url[0] != '\0' ? d->s3_url : NULL;
 	e->ca_file = ag_config_ca(&d->cfg, NULL, d->id.ca_bundle);
 	e->proxy_addr = d->proxy_addr;
 	e->proxy_port = d->proxy_port;

@@ -733,7 +733,9 @@ parse_stream_url(struct client *c)
 	return 0;
 }
 
-/* StartSession or ResumeSession. */
+/* StartSession or ResumeSession: 0, -1 when refused or unusable, -2 when
+ * the service could not be reached (network, TLS, throttling or 5xx), which
+ * a reconnecting client retries. */
 static int
 ssm_call(struct client *c, int resume)
 {
@@ -774,6 +776,11 @@ ssm_call(struct client *c, int resume)
 	if (dh_aws_json_call(&c->aws, c->ssm_url, "ssm", c->cr.region,
 	    resume ? "AmazonSSM.ResumeSession" : "AmazonSSM.StartSession", req,
 	    &resp, &ae, &e) != DH_OK) {
+		if (resume && (e.code != DH_E_SERVICE || ae.http_status >= 500 ||
+		    strstr(ae.code, "Throttl") != NULL)) {
+			rc = -2;
+			goto out;
+		}
 		term_restore();
 		fprintf(stderr, "deckhand: %s: %s\n", resume ? "ResumeSession" :
 		    "StartSession", e.msg);
@@ -898,9 +905,17 @@ ws_connect(struct client *c)
 	int rc;
 
 	c->reconnect_ms = -1;
-	if (c->resumes > 0 && ssm_call(c, 1) != 0) {
-		done(c, 1);
-		return;
+	if (c->resumes > 0) {
+		rc = ssm_call(c, 1);
+		if (rc == -2) {
+			/* service unreachable: one more failed reconnect */
+			ws_down(c, "ResumeSession: service unreachable");
+			return;
+		}
+		if (rc != 0) {
+			done(c, 1);
+			return;
+		}
 	}
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.host = c->host;

@@ -366,8 +366,7 @@ cw_open(struct ss_sink *s, struct dh_err *err)
 	if (s->info->cw_enc && (kms == NULL || kms[0] == '\0')) {
 		rc = dh_err_set(err, DH_E_AUTH, "encryption is not set up on "
 		    "the CloudWatch Logs log group %s (cloudWatchEncryption"
-		    "Enabled requires a kmsKeyId); transcript kept in the "
-		    "spool", s->info->cw_group);
+		    "Enabled requires a kmsKeyId)", s->info->cw_group);
 		goto out;
 	}
 	rc = create_stream(s, err);

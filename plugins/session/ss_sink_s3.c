@@ -103,8 +103,8 @@ s3_open(struct ss_sink *s, struct dh_err *err)
 	    &resp, &ae, err);
 	if (rc == DH_E_SERVICE) {
 		rc = dh_err_set(err, DH_E_AUTH, "encryption is not set up on "
-		    "the S3 bucket %s (GetBucketEncryption: %s); transcript "
-		    "kept in the spool", s->info->s3_bucket, ae.code);
+		    "the S3 bucket %s (GetBucketEncryption: %s)",
+		    s->info->s3_bucket, ae.code);
 		goto out;
 	}
 	if (rc != DH_OK)
@@ -113,8 +113,8 @@ s3_open(struct ss_sink *s, struct dh_err *err)
 	    "SSEAlgorithm", alg, sizeof(alg)) != DH_OK ||
 	    (strcmp(alg, "AES256") != 0 && strncmp(alg, "aws:kms", 7) != 0)) {
 		rc = dh_err_set(err, DH_E_AUTH, "encryption is not set up on "
-		    "the S3 bucket %s (no AES256/aws:kms default); transcript "
-		    "kept in the spool", s->info->s3_bucket);
+		    "the S3 bucket %s (no AES256/aws:kms default)",
+		    s->info->s3_bucket);
 		goto out;
 	}
 	if (strlen(alg) >= sizeof(c->sse)) {

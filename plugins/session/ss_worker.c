@@ -352,10 +352,10 @@ env_free(struct env_copy *c)
 static int
 env_dup(struct env_copy *c, const struct ss_worker_env *e)
 {
-	const char *src[8] = { e->instance_id, e->region, e->mgs_url,
+	const char *src[10] = { e->instance_id, e->region, e->mgs_url,
 		e->kms_url, e->ca_file, e->proxy_addr, e->spool_dir,
-		e->agent_version };
-	const char **dst[8];
+		e->agent_version, e->logs_url, e->s3_url };
+	const char **dst[10];
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
@@ -368,7 +368,9 @@ env_dup(struct env_copy *c, const struct ss_worker_env *e)
 	dst[5] = &c->e.proxy_addr;
 	dst[6] = &c->e.spool_dir;
 	dst[7] = &c->e.agent_version;
-	for (i = 0; i < 8; i++) {
+	dst[8] = &c->e.logs_url;
+	dst[9] = &c->e.s3_url;
+	for (i = 0; i < 10; i++) {
 		*dst[i] = NULL;
 		if (src[i] == NULL)
 			continue;
@@ -2189,6 +2191,61 @@ open_transcript(struct worker *w, struct dh_err *err)
 }
 
 static int
+copy_creds(void *arg, struct ss_creds *out, struct dh_err *err)
+{
+	const struct worker *w = arg;
+
+	(void)err;
+	*out = w->creds;
+	return DH_OK;
+}
+
+/* Up-front sink check, as AWS does before the shell starts: with
+ * s3EncryptionEnabled / cloudWatchEncryptionEnabled the bucket / log group
+ * must be encrypted, else the session fails; when a required check cannot
+ * be made the session fails too.  A missing log group only warns (the
+ * transcript stays in the spool). */
+static void
+check_sinks(struct worker *w)
+{
+	struct ss_shipper_config sc;
+	struct ss_sink_config sk;
+	struct dh_err e;
+	int rc, required = w->t->cw_encryption || w->t->s3_encryption;
+
+	if (w->start_error[0] != '\0' || (w->t->cw_group[0] == '\0' &&
+	    w->t->s3_bucket[0] == '\0'))
+		return;
+	memset(&sc, 0, sizeof(sc));
+	sc.region = w->env->region;
+	sc.logs_endpoint = w->env->logs_url;
+	sc.s3_endpoint = w->env->s3_url;
+	sc.ca_file = w->env->ca_file;
+	sc.creds = copy_creds;
+	sc.creds_arg = w;
+	memset(&sk, 0, sizeof(sk));
+	sk.cw_group = w->t->cw_group;
+	sk.cw_streaming = w->t->cw_streaming;
+	sk.cw_encryption_required = w->t->cw_encryption;
+	sk.s3_bucket = w->t->s3_bucket;
+	sk.s3_prefix = w->t->s3_prefix;
+	sk.s3_encryption_required = w->t->s3_encryption;
+	sk.region = w->env->region;
+	sk.owner_arn = w->t->session_owner;
+	dh_err_clear(&e);
+	rc = ss_transcript_check_sinks(&sc, w->t->session_id,
+	    w->env->instance_id, &sk, &e);
+	if (rc == DH_OK)
+		return;
+	if (rc == DH_E_AUTH || (required && rc != DH_E_NOTFOUND)) {
+		snprintf(w->start_error, sizeof(w->start_error),
+		    "We couldn't start the session because %.400s.", e.msg);
+		return;
+	}
+	dh_warn("session %s: transcript sinks: %s", w->t->session_id, e.msg);
+}
+
+static int
 setup(struct worker *w, struct dh_err *err)
 {
 	struct lws_context_creation_info ci;
@@ -2326,6 +2383,8 @@ ss_worker_run(const struct ss_worker_env *env, const struct ss_task *t,
 	if (open_transcript(w, &e) != DH_OK)
 		snprintf(w->start_error, sizeof(w->start_error),
 		    "cannot start the session transcript: %.400s", e.msg);
+	else
+		check_sinks(w);
 	dh_info("session %s: worker running (kms %s, run as %s)",
 	    t->session_id, t->kms_key_id[0] != '\0' ? "on" : "off",
 	    w->have_user ? w->user.name : "agent user");

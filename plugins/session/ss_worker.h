@@ -94,6 +94,8 @@ struct ss_worker_env {
 	const char *region;
 	const char *mgs_url;          /* https base URL of ssmmessages */
 	const char *kms_url;          /* https base URL of KMS */
+	const char *logs_url;         /* CloudWatch Logs; NULL = by region */
+	const char *s3_url;           /* S3; NULL = by region */
 	const char *ca_file;          /* PEM; NULL = system store */
 	const char *proxy_addr;       /* "" / NULL = none */
 	unsigned proxy_port;

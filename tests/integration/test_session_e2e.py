@@ -290,3 +290,43 @@ def test_transcript_shipped_to_logs_and_s3(build, gateway, agent, tmp_path):
         time.sleep(0.5)
     assert "audited-23" in events, agent["log"].read_text()[-3000:]
     assert any(sid in k for k in objects), (objects, agent["log"].read_text()[-3000:])
+
+
+def _failed_session(build, gateway, agent, doc):
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", doc))
+    try:
+        cli.read_until(rb"Starting session with SessionId: (\S+)")
+        cli.read_until(rb"We couldn't start the session because encryption is not set up", timeout=30)
+        cli.read_until(rb"Exiting session with sessionId|SessionId: \S+ : ", timeout=30)
+    finally:
+        cli.finish()
+    return bytes(cli.buf)
+
+
+def test_encryption_checks_before_the_shell(build, gateway, agent, tmp_path):
+    """cloudWatchEncryptionEnabled / s3EncryptionEnabled: the worker checks
+    the log group's kmsKeyId and the bucket's default encryption before the
+    shell starts and fails the session when encryption is missing, as AWS
+    does.  Buckets always have SSE-S3 by default (as on AWS since 2023, and
+    DeleteBucketEncryption resets to it), so the S3 refusal is covered
+    against moto_server in test_transcript_moto.py."""
+    gateway.aws("s3api", "create-bucket", "--bucket", "enc-bucket")
+    gateway.aws("logs", "create-log-group", "--log-group-name", "/plain/group")
+    _session_doc(gateway, tmp_path, "needs-cw-enc",
+                 {"cloudWatchLogGroupName": "/plain/group", "cloudWatchEncryptionEnabled": True,
+                  "cloudWatchStreamingEnabled": True})
+    _session_doc(gateway, tmp_path, "needs-s3-enc",
+                 {"s3BucketName": "enc-bucket", "s3EncryptionEnabled": True,
+                  "cloudWatchEncryptionEnabled": False})
+    out = _failed_session(build, gateway, agent, "needs-cw-enc")
+    assert b"CloudWatch Logs log group /plain/group" in out, out[-2000:]
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "needs-s3-enc"))
+    try:
+        cli.read_until(rb"Starting session with SessionId")
+        cli.send("echo enc-ok-$((40+2))\r")
+        cli.read_until(rb"enc-ok-42")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0
