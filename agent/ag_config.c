@@ -84,7 +84,7 @@ static const struct dh_config_field schema[] = {
 	  "transcript spool directory (default <state_dir>/spool)" },
 	{ "session.chunk_bytes", DH_CONFIG_INT, OFF(session_chunk_bytes), "0",
 	  0, AG_SESSION_CHUNK_MAX, NULL, 0,
-	  "largest session output frame in bytes (0: 32768)" },
+	  "largest session output frame in bytes (0: 131072)" },
 	DH_CONFIG_END
 };
 

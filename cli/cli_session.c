@@ -249,7 +249,7 @@ static void
 term_restore(void)
 {
 	if (g_raw) {
-		(void)tcsetattr(0, TCSAFLUSH, &g_saved);
+		(void)tcsetattr(0, TCSADRAIN, &g_saved);
 		g_raw = 0;
 	}
 	if (g_stdin_flags >= 0)
@@ -269,7 +269,9 @@ term_raw(void)
 		return;
 	t = g_saved;
 	cfmakeraw(&t);
-	if (tcsetattr(0, TCSAFLUSH, &t) == 0)
+	/* TCSADRAIN, not TCSAFLUSH: keystrokes typed while the session was
+	 * being set up are kept and sent, not discarded */
+	if (tcsetattr(0, TCSADRAIN, &t) == 0)
 		g_raw = 1;
 }
 

@@ -52,7 +52,7 @@
 #define SS_WORKER_KEYID_MAX 2048
 #define SS_WORKER_PROFILE_MAX 4096
 #define SS_WORKER_TASK_MAX (256 * 1024)   /* interactive_shell payload */
-#define SS_WORKER_CHUNK_DEFAULT (32 * 1024)
+#define SS_WORKER_CHUNK_DEFAULT (128 * 1024)
 #define SS_WORKER_CHUNK_MAX (256 * 1024)
 #define SS_WORKER_MAX 64                  /* concurrent sessions */
 

@@ -159,6 +159,20 @@ def test_shell_commands_resize_exit(build, gateway, agent, capsys):
         agent["log"].read_text()[-3000:]
 
 
+def test_typeahead_is_not_lost(build, gateway, agent):
+    """A line typed before the session is up (before the CLI switches the
+    terminal to raw mode) still runs: the switch must not flush input."""
+    cli = Cli(build, gateway, agent["iid"])
+    try:
+        cli.send("echo early-$((3*3))\r")
+        cli.read_until(rb"early-9", timeout=30)
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+
+
 def test_exit_code_reaches_cli(build, gateway, agent):
     """The shell's exit status travels agent (Terminating) -> gateway
     (channel_closed ExitCode) -> CLI exit status."""
