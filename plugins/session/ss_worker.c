@@ -311,9 +311,11 @@ ss_worker_task_complete_json(const struct ss_task *t, const char *instance_id,
 
 /* ============================================================= manager */
 
+#define ENV_STRS 10
+
 struct env_copy {
 	struct ss_worker_env e;
-	char *strs[8];
+	char *strs[ENV_STRS];
 };
 
 struct slot {
@@ -352,10 +354,10 @@ env_free(struct env_copy *c)
 static int
 env_dup(struct env_copy *c, const struct ss_worker_env *e)
 {
-	const char *src[10] = { e->instance_id, e->region, e->mgs_url,
+	const char *src[ENV_STRS] = { e->instance_id, e->region, e->mgs_url,
 		e->kms_url, e->ca_file, e->proxy_addr, e->spool_dir,
 		e->agent_version, e->logs_url, e->s3_url };
-	const char **dst[10];
+	const char **dst[ENV_STRS];
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
@@ -370,7 +372,7 @@ env_dup(struct env_copy *c, const struct ss_worker_env *e)
 	dst[7] = &c->e.agent_version;
 	dst[8] = &c->e.logs_url;
 	dst[9] = &c->e.s3_url;
-	for (i = 0; i < 10; i++) {
+	for (i = 0; i < ENV_STRS; i++) {
 		*dst[i] = NULL;
 		if (src[i] == NULL)
 			continue;

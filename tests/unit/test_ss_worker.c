@@ -143,6 +143,47 @@ test_task_complete(void **state)
 	dh_buf_free(&b);
 }
 
+static int
+no_send(void *arg, const struct dh_mgs_msg *m)
+{
+	(void)arg;
+	(void)m;
+	return DH_OK;
+}
+
+/* The manager copies every string of the environment (all of them set, so
+ * a copy table that is too short shows up under ASan), on creation and on
+ * reload. */
+static void
+test_mgr_env_copy(void **state)
+{
+	char strs[10][32];
+	struct ss_worker_env env;
+	struct ss_worker_mgr *m = NULL;
+	struct dh_err e;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		snprintf(strs[i], sizeof(strs[i]), "value-%d", i);
+	memset(&env, 0, sizeof(env));
+	env.instance_id = strs[0];
+	env.region = strs[1];
+	env.mgs_url = strs[2];
+	env.kms_url = strs[3];
+	env.logs_url = strs[4];
+	env.s3_url = strs[5];
+	env.ca_file = strs[6];
+	env.proxy_addr = strs[7];
+	env.spool_dir = strs[8];
+	env.agent_version = strs[9];
+	assert_int_equal(ss_worker_mgr_new(&env, no_send, NULL, &m, &e), DH_OK);
+	for (i = 0; i < 10; i++)
+		snprintf(strs[i], sizeof(strs[i]), "reloaded-%d", i);
+	assert_int_equal(ss_worker_mgr_set_env(m, &env, &e), DH_OK);
+	assert_int_equal(ss_worker_mgr_count(m), 0);
+	ss_worker_mgr_free(m);
+}
+
 int
 main(void)
 {
@@ -151,6 +192,7 @@ main(void)
 		cmocka_unit_test(test_object_lowercase_defaults),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_task_complete),
+		cmocka_unit_test(test_mgr_env_copy),
 	};
 
 	return cmocka_run_group_tests_name("ss_worker", tests, NULL, NULL);
