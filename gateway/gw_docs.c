@@ -6,7 +6,6 @@
  */
 #include "gw_docs.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,55 +348,8 @@ doc_clear(struct doc *d)
 	d->content = NULL;
 }
 
-static int
-prep(sqlite3 *db, sqlite3_stmt **s, struct dh_err *err, const char *sql,
-    const char *fmt, ...)
-{
-	va_list ap;
-	int i, rc = SQLITE_OK;
 
-	*s = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
-		return dh_err_set(err, DH_E_IO, "sqlite prepare: %s",
-		    sqlite3_errmsg(db));
-	va_start(ap, fmt);
-	for (i = 0; fmt[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (fmt[i] == 's')
-			rc = sqlite3_bind_text(*s, i + 1, va_arg(ap,
-			    const char *), -1, SQLITE_TRANSIENT);
-		else
-			rc = sqlite3_bind_int64(*s, i + 1, va_arg(ap,
-			    int64_t));
-	}
-	va_end(ap);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(*s);
-		*s = NULL;
-		return dh_err_set(err, DH_E_IO, "sqlite bind: %s",
-		    sqlite3_errmsg(db));
-	}
-	return DH_OK;
-}
 
-static int
-step_done(sqlite3 *db, sqlite3_stmt *s, struct dh_err *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return dh_err_set(err, DH_E_IO, "sqlite step: %s",
-		    sqlite3_errmsg(db));
-	return DH_OK;
-}
-
-static void
-col(sqlite3_stmt *s, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	snprintf(out, n, "%s", t != NULL ? (const char *)t : "");
-}
 
 #define DOC_COLS "d.name, d.version, d.content, d.doc_type, d.doc_format," \
 	" d.version_name, d.target_type, d.hash, d.created_ms, m.owner," \
@@ -409,19 +361,19 @@ row_doc(sqlite3_stmt *s, struct doc *d)
 	const unsigned char *c;
 
 	memset(d, 0, sizeof(*d));
-	col(s, 0, d->name, sizeof(d->name));
+	gw_store_col_copy(s, 0, d->name, sizeof(d->name));
 	d->version = sqlite3_column_int64(s, 1);
 	c = sqlite3_column_text(s, 2);
 	d->content = strdup(c != NULL ? (const char *)c : "");
 	if (d->content == NULL)
 		return DH_E_NOMEM;
-	col(s, 3, d->type, sizeof(d->type));
-	col(s, 4, d->format, sizeof(d->format));
-	col(s, 5, d->version_name, sizeof(d->version_name));
-	col(s, 6, d->target_type, sizeof(d->target_type));
-	col(s, 7, d->hash, sizeof(d->hash));
+	gw_store_col_copy(s, 3, d->type, sizeof(d->type));
+	gw_store_col_copy(s, 4, d->format, sizeof(d->format));
+	gw_store_col_copy(s, 5, d->version_name, sizeof(d->version_name));
+	gw_store_col_copy(s, 6, d->target_type, sizeof(d->target_type));
+	gw_store_col_copy(s, 7, d->hash, sizeof(d->hash));
 	d->created_ms = sqlite3_column_int64(s, 8);
-	col(s, 9, d->owner, sizeof(d->owner));
+	gw_store_col_copy(s, 9, d->owner, sizeof(d->owner));
 	d->default_version = sqlite3_column_int64(s, 10);
 	d->latest_version = sqlite3_column_int64(s, 11);
 	return DH_OK;
@@ -471,7 +423,6 @@ doc_load(struct gw_store *st, const char *name, int64_t sel,
     const char *version_name, struct doc *d, struct dh_err *err)
 {
 	const struct builtin *b = builtin_find(name);
-	sqlite3 *db = gw_store_db(st);
 	sqlite3_stmt *s;
 	int r, rc;
 
@@ -483,11 +434,11 @@ doc_load(struct gw_store *st, const char *name, int64_t sel,
 		return d->content != NULL ? DH_OK : DH_E_NOMEM;
 	}
 	if (version_name != NULL)
-		r = prep(db, &s, err, "SELECT " DOC_COLS " FROM documents d JOIN"
+		r = gw_store_prep(st, &s, err, "SELECT " DOC_COLS " FROM documents d JOIN"
 		    " document_meta m ON m.name = d.name WHERE d.name = ? AND"
 		    " d.version_name = ?", "ss", name, version_name);
 	else
-		r = prep(db, &s, err, "SELECT " DOC_COLS " FROM documents d JOIN"
+		r = gw_store_prep(st, &s, err, "SELECT " DOC_COLS " FROM documents d JOIN"
 		    " document_meta m ON m.name = d.name WHERE d.name = ? AND"
 		    " d.version = CASE ? WHEN 0 THEN m.default_version"
 		    " WHEN -1 THEN m.latest_version ELSE ? END", "sii", name,
@@ -501,7 +452,7 @@ doc_load(struct gw_store *st, const char *name, int64_t sel,
 		r = dh_err_set(err, DH_E_NOTFOUND, "no such document");
 	else
 		r = dh_err_set(err, DH_E_IO, "sqlite step: %s",
-		    sqlite3_errmsg(db));
+		    sqlite3_errmsg(gw_store_db(st)));
 	sqlite3_finalize(s);
 	return r;
 }
@@ -662,7 +613,7 @@ check_content(const cJSON *in, const char *doc_type, const char **content,
 }
 
 static int
-insert_version(sqlite3 *db, const char *name, int64_t version,
+insert_version(struct gw_store *st, const char *name, int64_t version,
     const char *content, const char *type, const char *format,
     const char *vname, const char *target, const char *hash, int64_t now_ms,
     struct dh_err *err)
@@ -670,13 +621,13 @@ insert_version(sqlite3 *db, const char *name, int64_t version,
 	sqlite3_stmt *s;
 	int r;
 
-	r = prep(db, &s, err, "INSERT INTO documents (name, version, content,"
+	r = gw_store_prep(st, &s, err, "INSERT INTO documents (name, version, content,"
 	    " doc_type, doc_format, version_name, target_type, hash,"
 	    " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", "sissssssi",
 	    name, version, content, type, format, vname != NULL ? vname : "",
 	    target != NULL ? target : "", hash, now_ms);
 	if (r == DH_OK)
-		r = step_done(db, s, err);
+		r = gw_store_done(st, s, err);
 	return r;
 }
 
@@ -710,7 +661,6 @@ op_create(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
 	const char *name, *content, *type, *format, *vname, *target;
-	sqlite3 *db = gw_store_db(c->st);
 	sqlite3_stmt *s;
 	struct dh_err e;
 	struct doc d;
@@ -751,13 +701,13 @@ op_create(const struct gw_ssm_ctx *c, const cJSON *in,
 	r = gw_store_begin(c->st, &e);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
-	r = prep(db, &s, &e, "INSERT INTO document_meta (name,"
+	r = gw_store_prep(c->st, &s, &e, "INSERT INTO document_meta (name,"
 	    " default_version, latest_version, owner, created_ms)"
 	    " VALUES (?, 1, 1, ?, ?)", "ssi", name, c->account, c->now_ms);
 	if (r == DH_OK)
-		r = step_done(db, s, &e);
+		r = gw_store_done(c->st, s, &e);
 	if (r == DH_OK)
-		r = insert_version(db, name, 1, content, type, format, vname,
+		r = insert_version(c->st, name, 1, content, type, format, vname,
 		    target, hash, c->now_ms, &e);
 	if (r == DH_OK)
 		r = gw_store_commit(c->st, &e);
@@ -822,7 +772,6 @@ op_update(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
 	const char *name, *content, *format, *vname, *target, *ver;
-	sqlite3 *db = gw_store_db(c->st);
 	sqlite3_stmt *s;
 	struct dh_err e;
 	struct doc d;
@@ -878,14 +827,14 @@ op_update(const struct gw_ssm_ctx *c, const cJSON *in,
 	sel = d.latest_version + 1;
 	r = gw_store_begin(c->st, &e);
 	if (r == DH_OK)
-		r = insert_version(db, name, sel, content, d.type, format,
+		r = insert_version(c->st, name, sel, content, d.type, format,
 		    vname, target, hash, c->now_ms, &e);
 	doc_clear(&d);
 	if (r == DH_OK)
-		r = prep(db, &s, &e, "UPDATE document_meta SET latest_version ="
+		r = gw_store_prep(c->st, &s, &e, "UPDATE document_meta SET latest_version ="
 		    " ? WHERE name = ?", "is", sel, name);
 	if (r == DH_OK)
-		r = step_done(db, s, &e);
+		r = gw_store_done(c->st, s, &e);
 	if (r == DH_OK)
 		r = gw_store_commit(c->st, &e);
 	if (r != DH_OK) {
@@ -953,7 +902,6 @@ op_delete(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
 	const char *name, *vname;
-	sqlite3 *db = gw_store_db(c->st);
 	sqlite3_stmt *s;
 	struct dh_err e;
 	struct doc d;
@@ -977,24 +925,24 @@ op_delete(const struct gw_ssm_ctx *c, const cJSON *in,
 		    " delete the default version of a document.");
 	r = gw_store_begin(c->st, &e);
 	if (r == DH_OK && sel != 0)
-		r = prep(db, &s, &e, "DELETE FROM documents WHERE name = ? AND"
+		r = gw_store_prep(c->st, &s, &e, "DELETE FROM documents WHERE name = ? AND"
 		    " version = ?", "si", name, sel);
 	else if (r == DH_OK)
-		r = prep(db, &s, &e, "DELETE FROM documents WHERE name = ?",
+		r = gw_store_prep(c->st, &s, &e, "DELETE FROM documents WHERE name = ?",
 		    "s", name);
 	if (r == DH_OK)
-		r = step_done(db, s, &e);
+		r = gw_store_done(c->st, s, &e);
 	if (r == DH_OK && sel == 0) {
-		r = prep(db, &s, &e, "DELETE FROM document_meta WHERE name = ?",
+		r = gw_store_prep(c->st, &s, &e, "DELETE FROM document_meta WHERE name = ?",
 		    "s", name);
 		if (r == DH_OK)
-			r = step_done(db, s, &e);
+			r = gw_store_done(c->st, s, &e);
 	} else if (r == DH_OK) {
-		r = prep(db, &s, &e, "UPDATE document_meta SET latest_version ="
+		r = gw_store_prep(c->st, &s, &e, "UPDATE document_meta SET latest_version ="
 		    " (SELECT MAX(version) FROM documents WHERE name = ?) WHERE"
 		    " name = ?", "ss", name, name);
 		if (r == DH_OK)
-			r = step_done(db, s, &e);
+			r = gw_store_done(c->st, s, &e);
 	}
 	if (r == DH_OK)
 		r = gw_store_commit(c->st, &e);
@@ -1011,7 +959,6 @@ op_default(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
 	const char *name, *vname, *ver;
-	sqlite3 *db = gw_store_db(c->st);
 	sqlite3_stmt *s;
 	struct dh_err e;
 	struct doc d;
@@ -1035,10 +982,10 @@ op_default(const struct gw_ssm_ctx *c, const cJSON *in,
 		return DH_OK;
 	sel = d.version;
 	doc_clear(&d);
-	r = prep(db, &s, &e, "UPDATE document_meta SET default_version = ?"
+	r = gw_store_prep(c->st, &s, &e, "UPDATE document_meta SET default_version = ?"
 	    " WHERE name = ?", "is", sel, name);
 	if (r == DH_OK)
-		r = step_done(db, s, &e);
+		r = gw_store_done(c->st, s, &e);
 	if (r != DH_OK)
 		return gw_res_internal(res, r, &e);
 	o = cJSON_CreateObject();
@@ -1150,7 +1097,6 @@ static int
 op_list(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	sqlite3 *db = gw_store_db(c->st);
 	const char *next;
 	struct filter f;
 	struct dh_err e;
@@ -1188,7 +1134,7 @@ op_list(const struct gw_ssm_ctx *c, const cJSON *in,
 			cJSON_AddItemToArray(arr, identifier(&d));
 		doc_clear(&d);
 	}
-	r = prep(db, &s, &e, "SELECT " DOC_COLS " FROM documents d JOIN"
+	r = gw_store_prep(c->st, &s, &e, "SELECT " DOC_COLS " FROM documents d JOIN"
 	    " document_meta m ON m.name = d.name AND d.version ="
 	    " m.default_version ORDER BY d.name", "");
 	if (r != DH_OK)

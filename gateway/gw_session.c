@@ -6,7 +6,6 @@
  */
 #include "gw_session.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,55 +68,8 @@ struct rec {
 
 /* ---------------------------------------------------------------- SQL */
 
-static int
-prep(sqlite3 *db, sqlite3_stmt **s, struct dh_err *err, const char *sql,
-    const char *fmt, ...)
-{
-	va_list ap;
-	int i, rc = SQLITE_OK;
 
-	*s = NULL;
-	if (sqlite3_prepare_v2(db, sql, -1, s, NULL) != SQLITE_OK)
-		return dh_err_set(err, DH_E_IO, "sqlite prepare: %s",
-		    sqlite3_errmsg(db));
-	va_start(ap, fmt);
-	for (i = 0; fmt[i] != '\0' && rc == SQLITE_OK; i++) {
-		if (fmt[i] == 's')
-			rc = sqlite3_bind_text(*s, i + 1, va_arg(ap,
-			    const char *), -1, SQLITE_TRANSIENT);
-		else
-			rc = sqlite3_bind_int64(*s, i + 1, va_arg(ap,
-			    int64_t));
-	}
-	va_end(ap);
-	if (rc != SQLITE_OK) {
-		sqlite3_finalize(*s);
-		*s = NULL;
-		return dh_err_set(err, DH_E_IO, "sqlite bind: %s",
-		    sqlite3_errmsg(db));
-	}
-	return DH_OK;
-}
 
-static int
-step_done(sqlite3 *db, sqlite3_stmt *s, struct dh_err *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return dh_err_set(err, DH_E_IO, "sqlite step: %s",
-		    sqlite3_errmsg(db));
-	return DH_OK;
-}
-
-static void
-col(sqlite3_stmt *s, int i, char *out, size_t n)
-{
-	const unsigned char *t = sqlite3_column_text(s, i);
-
-	snprintf(out, n, "%s", t != NULL ? (const char *)t : "");
-}
 
 #define REC_COLS "id, target, owner, document_name, reason, status," \
 	" start_ms, end_ms, idle_ms, max_ms, max_duration, details, s3_url," \
@@ -126,32 +78,31 @@ col(sqlite3_stmt *s, int i, char *out, size_t n)
 static void
 row_rec(sqlite3_stmt *s, struct rec *r)
 {
-	col(s, 0, r->id, sizeof(r->id));
-	col(s, 1, r->target, sizeof(r->target));
-	col(s, 2, r->owner, sizeof(r->owner));
-	col(s, 3, r->document, sizeof(r->document));
-	col(s, 4, r->reason, sizeof(r->reason));
-	col(s, 5, r->status, sizeof(r->status));
+	gw_store_col_copy(s, 0, r->id, sizeof(r->id));
+	gw_store_col_copy(s, 1, r->target, sizeof(r->target));
+	gw_store_col_copy(s, 2, r->owner, sizeof(r->owner));
+	gw_store_col_copy(s, 3, r->document, sizeof(r->document));
+	gw_store_col_copy(s, 4, r->reason, sizeof(r->reason));
+	gw_store_col_copy(s, 5, r->status, sizeof(r->status));
 	r->start_ms = sqlite3_column_int64(s, 6);
 	r->end_ms = sqlite3_column_int64(s, 7);
 	r->idle_ms = sqlite3_column_int64(s, 8);
 	r->max_ms = sqlite3_column_int64(s, 9);
-	col(s, 10, r->max_duration, sizeof(r->max_duration));
-	col(s, 11, r->details, sizeof(r->details));
-	col(s, 12, r->s3_url, sizeof(r->s3_url));
-	col(s, 13, r->cw_url, sizeof(r->cw_url));
+	gw_store_col_copy(s, 10, r->max_duration, sizeof(r->max_duration));
+	gw_store_col_copy(s, 11, r->details, sizeof(r->details));
+	gw_store_col_copy(s, 12, r->s3_url, sizeof(r->s3_url));
+	gw_store_col_copy(s, 13, r->cw_url, sizeof(r->cw_url));
 }
 
 static int
 rec_get(struct gw_store *st, const char *id, struct rec *r,
     struct dh_err *err)
 {
-	sqlite3 *db = gw_store_db(st);
 	sqlite3_stmt *s;
 	int rc, ret;
 
 	memset(r, 0, sizeof(*r));
-	ret = prep(db, &s, err, "SELECT " REC_COLS " FROM sessions WHERE"
+	ret = gw_store_prep(st, &s, err, "SELECT " REC_COLS " FROM sessions WHERE"
 	    " id = ?", "s", id);
 	if (ret != DH_OK)
 		return ret;
@@ -164,7 +115,7 @@ rec_get(struct gw_store *st, const char *id, struct rec *r,
 		    " not exist.", id);
 	else
 		ret = dh_err_set(err, DH_E_IO, "sqlite step: %s",
-		    sqlite3_errmsg(db));
+		    sqlite3_errmsg(gw_store_db(st)));
 	sqlite3_finalize(s);
 	return ret;
 }
@@ -191,16 +142,15 @@ static int
 rec_status(struct gw_store *st, const char *id, const char *status,
     int64_t now_ms, struct dh_err *err)
 {
-	sqlite3 *db = gw_store_db(st);
 	sqlite3_stmt *s;
 	int r;
 
-	r = prep(db, &s, err, "UPDATE sessions SET status = ?, end_ms = CASE"
+	r = gw_store_prep(st, &s, err, "UPDATE sessions SET status = ?, end_ms = CASE"
 	    " WHEN ? IN ('Terminated', 'Failed') THEN ? ELSE end_ms END"
 	    " WHERE id = ? AND status NOT IN ('Terminated', 'Failed')", "ssis",
 	    status, status, now_ms, id);
 	if (r == DH_OK)
-		r = step_done(db, s, err);
+		r = gw_store_done(st, s, err);
 	return r;
 }
 
@@ -254,7 +204,6 @@ hook_task(void *arg, const char *sid, const cJSON *p, int64_t now_ms)
 	const char *grp = jstr(p, "CwlGroup"), *stream = jstr(p, "CwlStream");
 	const char *out = jstr(p, "Output"), *fin = jstr(p, "FinalTaskStatus");
 	char s3[1100] = "", cw[1100] = "";
-	sqlite3 *db = gw_store_db(g->st);
 	sqlite3_stmt *s;
 
 	if (bucket != NULL && bucket[0] != '\0' && suffix != NULL)
@@ -262,11 +211,11 @@ hook_task(void *arg, const char *sid, const cJSON *p, int64_t now_ms)
 	if (grp != NULL && grp[0] != '\0' && stream != NULL)
 		snprintf(cw, sizeof(cw), "arn:aws:logs:%s:%s:log-group:%s:"
 		    "log-stream:%s", g->region, g->account, grp, stream);
-	if (prep(db, &s, NULL, "UPDATE sessions SET s3_url = ?, cw_url = ?,"
+	if (gw_store_prep(g->st, &s, NULL, "UPDATE sessions SET s3_url = ?, cw_url = ?,"
 	    " details = CASE WHEN ? = '' THEN details ELSE ? END WHERE id = ?",
 	    "sssss", s3, cw, out != NULL ? out : "", out != NULL ? out : "",
 	    sid) == DH_OK)
-		(void)step_done(db, s, NULL);
+		(void)gw_store_done(g->st, s, NULL);
 	if (fin != NULL && (strcmp(fin, "Failed") == 0 ||
 	    strcmp(fin, "TimedOut") == 0))
 		(void)rec_status(g->st, sid, "Failed", now_ms, NULL);
@@ -277,7 +226,6 @@ hook_task(void *arg, const char *sid, const cJSON *p, int64_t now_ms)
 static int
 adopt_all(struct gw_session *g, int64_t now_ms, struct dh_err *err)
 {
-	sqlite3 *db = gw_store_db(g->st);
 	struct gw_relay_info info;
 	sqlite3_stmt *s;
 	struct rec *r;
@@ -286,7 +234,7 @@ adopt_all(struct gw_session *g, int64_t now_ms, struct dh_err *err)
 	r = malloc(sizeof(*r));
 	if (r == NULL)
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
-	ret = prep(db, &s, err, "SELECT " REC_COLS " FROM sessions WHERE"
+	ret = gw_store_prep(g->st, &s, err, "SELECT " REC_COLS " FROM sessions WHERE"
 	    " status NOT IN ('Terminated', 'Failed')", "");
 	while (ret == DH_OK && (rc = sqlite3_step(s)) == SQLITE_ROW) {
 		memset(r, 0, sizeof(*r));
@@ -577,7 +525,6 @@ op_start(const struct gw_ssm_ctx *c, const cJSON *in,
 	struct gw_relay_info info;
 	struct gw_session *g = c->sessions;
 	char sid[GW_RELAY_SID_MAX + 1], owner[256], token[65], md[24] = "";
-	sqlite3 *db = gw_store_db(c->st);
 	cJSON *content = NULL;
 	struct dh_buf pl;
 	struct dh_err e;
@@ -640,13 +587,13 @@ op_start(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON_Delete(content);
 	if (r != DH_OK)
 		goto fail_internal;
-	r = prep(db, &s, &e, "INSERT INTO sessions (" REC_COLS ") VALUES (?,"
+	r = gw_store_prep(c->st, &s, &e, "INSERT INTO sessions (" REC_COLS ") VALUES (?,"
 	    " ?, ?, ?, ?, 'Connecting', ?, 0, ?, ?, ?, '', '', '')", "sssssiiis",
 	    sid, target, owner, doc, reason != NULL ? reason : "", c->now_ms,
 	    idle * gw_relay_minute_ms(g->relay),
 	    max * gw_relay_minute_ms(g->relay), md);
 	if (r == DH_OK)
-		r = step_done(db, s, &e);
+		r = gw_store_done(c->st, s, &e);
 	if (r != DH_OK)
 		goto fail_internal;
 	memset(&info, 0, sizeof(info));
@@ -870,7 +817,6 @@ static int
 op_describe(const struct gw_ssm_ctx *c, const cJSON *in,
     struct gw_ssm_result *res)
 {
-	sqlite3 *db = gw_store_db(c->st);
 	const char *state, *next;
 	int64_t max = 20, skip = 0, seen = 0, n = 0;
 	struct dfilter f;
@@ -908,7 +854,7 @@ op_describe(const struct gw_ssm_ctx *c, const cJSON *in,
 		free(r);
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	}
-	rc = prep(db, &s, &e, "SELECT " REC_COLS " FROM sessions ORDER BY"
+	rc = gw_store_prep(c->st, &s, &e, "SELECT " REC_COLS " FROM sessions ORDER BY"
 	    " start_ms DESC, id", "");
 	if (rc != DH_OK) {
 		free(r);

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -839,4 +840,10 @@ gw_store_col(sqlite3_stmt *s, int i)
 	const unsigned char *t = sqlite3_column_text(s, i);
 
 	return t != NULL ? (const char *)t : "";
+}
+
+void
+gw_store_col_copy(sqlite3_stmt *s, int i, char *out, size_t n)
+{
+	snprintf(out, n, "%s", gw_store_col(s, i));
 }

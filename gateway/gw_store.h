@@ -114,6 +114,9 @@ int gw_store_done(struct gw_store *st, sqlite3_stmt *q, struct dh_err *err);
 /* Column i of the current row as text; "" for NULL. */
 const char *gw_store_col(sqlite3_stmt *q, int i);
 
+/* Column i of the current row copied into out[n] (truncated); "" for NULL. */
+void gw_store_col_copy(sqlite3_stmt *q, int i, char *out, size_t n);
+
 /* Meta key/value: get copies into out[n] (DH_E_NOTFOUND when absent). */
 int gw_store_meta_get(struct gw_store *st, const char *key, char *out,
     size_t n, struct dh_err *err);
