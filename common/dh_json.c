@@ -195,3 +195,16 @@ dh_json_print(const cJSON *item, struct dh_buf *out)
 	cJSON_free(s);
 	return r;
 }
+
+char *
+dh_json_print_alloc(const cJSON *item, size_t max)
+{
+	struct dh_buf b;
+
+	dh_buf_init(&b, max);
+	if (dh_json_print(item, &b) != DH_OK || dh_buf_reserve(&b, 1) != DH_OK) {
+		dh_buf_free(&b);
+		return NULL;
+	}
+	return (char *)dh_buf_steal(&b, NULL);
+}

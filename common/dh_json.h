@@ -42,4 +42,8 @@ int dh_json_opt_bool(const cJSON *obj, const char *key, int *out,
 /* Serialise compactly and append to out (bounded by out's ceiling). */
 int dh_json_print(const cJSON *item, struct dh_buf *out);
 
+/* Serialise compactly into a new NUL-terminated string of at most max
+ * bytes; NULL when larger or out of memory.  The caller frees it. */
+char *dh_json_print_alloc(const cJSON *item, size_t max);
+
 #endif

@@ -28,30 +28,7 @@ struct gw_cmd {
 
 /* ------------------------------------------------------------ helpers */
 
-static cJSON *
-col_json(sqlite3_stmt *s, int i)
-{
-	const char *t = gw_store_col(s, i);
-	cJSON *j = NULL;
 
-	if (dh_json_parse(t, strlen(t), DOC_MAX, &j, NULL) != DH_OK)
-		return NULL;
-	return j;
-}
-
-static char *
-print_json(const cJSON *j)
-{
-	struct dh_buf b;
-	size_t n;
-
-	dh_buf_init(&b, DOC_MAX);
-	if (dh_json_print(j, &b) != DH_OK) {
-		dh_buf_free(&b);
-		return NULL;
-	}
-	return (char *)dh_buf_steal(&b, &n);
-}
 
 /* ------------------------------------------------------------ document */
 
@@ -188,7 +165,7 @@ gw_cmd_create(struct gw_store *st, const char *doc, const cJSON *params,
 	cJSON_AddStringToObject(c, "MaxErrors", "0");
 	cJSON_AddNumberToObject(c, "TimeoutSeconds",
 	    (double)((deliver_by_ms - now_ms) / 1000));
-	text = print_json(c);
+	text = dh_json_print_alloc(c, DOC_MAX);
 	cJSON_Delete(c);
 	if (text == NULL)
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
@@ -676,7 +653,7 @@ op_list_commands(const struct gw_ssm_ctx *c, const cJSON *in,
 static cJSON *
 render_invocation(sqlite3_stmt *q, int details)
 {
-	cJSON *o = cJSON_CreateObject(), *doc = col_json(q, 10), *plugins, *p;
+	cJSON *o = cJSON_CreateObject(), *doc = gw_store_col_json(q, 10, DOC_MAX), *plugins, *p;
 
 	if (o == NULL) {
 		cJSON_Delete(doc);
@@ -811,7 +788,7 @@ op_get_invocation(const struct gw_ssm_ctx *c, const cJSON *in,
 		return gw_res_internal(res, r, &e);
 	if (sqlite3_step(q) == SQLITE_ROW) {
 		found = 1;
-		doc = col_json(q, 10);
+		doc = gw_store_col_json(q, 10, DOC_MAX);
 		t0 = sqlite3_column_int64(q, 8);
 		t1 = sqlite3_column_int64(q, 9);
 		cJSON_AddStringToObject(o, "CommandId", cid);

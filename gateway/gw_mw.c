@@ -23,30 +23,7 @@
 #define SSM_SRC "ssm.amazonaws.com"
 #define DOC_MAX (1024 * 1024)
 
-static cJSON *
-col_json(sqlite3_stmt *q, int i)
-{
-	const char *t = gw_store_col(q, i);
-	cJSON *j = NULL;
 
-	if (dh_json_parse(t, strlen(t), DOC_MAX, &j, NULL) != DH_OK)
-		return NULL;
-	return j;
-}
-
-static char *
-print_json(const cJSON *j)
-{
-	struct dh_buf b;
-	size_t n;
-
-	dh_buf_init(&b, DOC_MAX);
-	if (dh_json_print(j, &b) != DH_OK) {
-		dh_buf_free(&b);
-		return NULL;
-	}
-	return (char *)dh_buf_steal(&b, &n);
-}
 
 static void
 random_hex(char *out, size_t n)
@@ -139,7 +116,7 @@ load_window(const struct gw_ssm_ctx *c, const char *id,
 		return NULL;
 	}
 	if (sqlite3_step(q) == SQLITE_ROW) {
-		w = col_json(q, 0);
+		w = gw_store_col_json(q, 0, DOC_MAX);
 		if (w != NULL && sqlite3_column_int64(q, 1) > 0) {
 			char iso[21];
 
@@ -225,7 +202,7 @@ op_create_window(const struct gw_ssm_ctx *c, const cJSON *in,
 	cJSON_AddNumberToObject(w, "CreatedDate", (double)(c->now_ms / 1000));
 	cJSON_AddNumberToObject(w, "ModifiedDate", (double)(c->now_ms / 1000));
 	next = window_next(w, c->now_ms);
-	text = print_json(w);
+	text = dh_json_print_alloc(w, DOC_MAX);
 	cJSON_Delete(w);
 	if (text == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
@@ -283,7 +260,7 @@ op_describe_windows(const struct gw_ssm_ctx *c, const cJSON *in,
 	    " mw_windows ORDER BY created_ms, id", "") != DH_OK)
 		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		w = col_json(q, 0);
+		w = gw_store_col_json(q, 0, DOC_MAX);
 		if (w == NULL)
 			continue;
 		keep = 1;
@@ -365,7 +342,7 @@ add_child(const struct gw_ssm_ctx *c, const char *table_sql,
 	dh_uuid_fmt(&u, id);
 	cJSON_AddStringToObject(doc, "WindowId", window_id);
 	cJSON_AddStringToObject(doc, id_key, id);
-	text = print_json(doc);
+	text = dh_json_print_alloc(doc, DOC_MAX);
 	if (text == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
 	r = gw_store_prep(c->st, &q, &e, table_sql, "sss", id, window_id, text);
@@ -439,7 +416,7 @@ list_children(const struct gw_ssm_ctx *c, const cJSON *in, const char *sql,
 	if (list == NULL || gw_store_prep(c->st, &q, &e, sql, "s", wid) != DH_OK)
 		return gw_res_internal(res, DH_E_IO, &e);
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		d = col_json(q, 0);
+		d = gw_store_col_json(q, 0, DOC_MAX);
 		if (d != NULL)
 			cJSON_AddItemToArray(list, d);
 	}
@@ -805,7 +782,7 @@ task_targets(struct gw_store *st, const cJSON *task, cJSON *ids)
 			    "SELECT doc FROM mw_targets WHERE id = ?", "s",
 			    v->valuestring) != DH_OK)
 				continue;
-			doc = sqlite3_step(q) == SQLITE_ROW ? col_json(q, 0) :
+			doc = sqlite3_step(q) == SQLITE_ROW ? gw_store_col_json(q, 0, DOC_MAX) :
 			    NULL;
 			sqlite3_finalize(q);
 			if (doc == NULL)
@@ -855,7 +832,7 @@ run_window(struct gw_store *st, const char *wid, const cJSON *w,
 	if (r != DH_OK)
 		return r;
 	while (sqlite3_step(t) == SQLITE_ROW) {
-		task = col_json(t, 0);
+		task = gw_store_col_json(t, 0, DOC_MAX);
 		ids = cJSON_CreateArray();
 		if (task == NULL || ids == NULL) {
 			cJSON_Delete(task);
@@ -933,7 +910,7 @@ gw_mw_tick(struct gw_store *st, const char *region, const char *account,
 		if (gw_store_prep(st, &q, err, "SELECT doc FROM mw_windows WHERE"
 		    " id = ?", "s", ids[i]) != DH_OK)
 			continue;
-		w = sqlite3_step(q) == SQLITE_ROW ? col_json(q, 0) : NULL;
+		w = sqlite3_step(q) == SQLITE_ROW ? gw_store_col_json(q, 0, DOC_MAX) : NULL;
 		sqlite3_finalize(q);
 		if (w == NULL)
 			continue;

@@ -96,32 +96,7 @@ severity_rank(const char *s)
 	return 0;
 }
 
-static cJSON *
-col_json(sqlite3_stmt *s, int i)
-{
-	const char *t = gw_store_col(s, i);
-	cJSON *j = NULL;
 
-	if (dh_json_parse(t, strlen(t), DOC_MAX, &j, NULL) != DH_OK)
-		return NULL;
-	return j;
-}
-
-static char *
-print_json(const cJSON *j)
-{
-	struct dh_buf b;
-	size_t n;
-
-	dh_buf_init(&b, DOC_MAX);
-	if (dh_json_print(j, &b) != DH_OK) {
-		dh_buf_free(&b);
-		return NULL;
-	}
-	if (b.len == 0)
-		dh_buf_put_str(&b, "");
-	return (char *)dh_buf_steal(&b, &n);
-}
 
 static int
 random_hex(char *out, size_t n)
@@ -377,7 +352,7 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 		}
 	}
 	sum = cJSON_Duplicate(es, 1);
-	summary = sum != NULL ? print_json(sum) : NULL;
+	summary = sum != NULL ? dh_json_print_alloc(sum, DOC_MAX) : NULL;
 	if (summary == NULL) {
 		r = gw_res_internal(res, DH_E_NOMEM, NULL);
 		goto out;
@@ -419,7 +394,7 @@ op_put_compliance(const struct gw_ssm_ctx *c, const cJSON *in,
 		if (r != DH_OK)
 			break;
 		free(details);
-		details = d != NULL ? print_json(d) : NULL;
+		details = d != NULL ? dh_json_print_alloc(d, DOC_MAX) : NULL;
 		if (id == NULL || id[0] == '\0') {
 			snprintf(gen, sizeof(gen), "item-%d", seq + 1);
 			id = gen;
@@ -613,8 +588,8 @@ op_list_items(const struct gw_ssm_ctx *c, const cJSON *in,
 		cJSON_AddStringToObject(o, "Title", row.title);
 		cJSON_AddStringToObject(o, "Status", row.status);
 		cJSON_AddStringToObject(o, "Severity", row.severity);
-		cJSON_AddItemToObject(o, "ExecutionSummary", col_json(q, 7));
-		cJSON_AddItemToObject(o, "Details", col_json(q, 6));
+		cJSON_AddItemToObject(o, "ExecutionSummary", gw_store_col_json(q, 7, DOC_MAX));
+		cJSON_AddItemToObject(o, "Details", gw_store_col_json(q, 6, DOC_MAX));
 	}
 	sqlite3_finalize(q);
 	paginate(in, all, 50, 1, 50, res->body, "ComplianceItems", res);
@@ -680,7 +655,7 @@ collect_sums(struct gw_store *st, struct res_sum **out, size_t *n,
 			snprintf(cur->ctype, sizeof(cur->ctype), "%s", gw_store_col(q, 1));
 			snprintf(cur->resource_type, sizeof(cur->resource_type),
 			    "%s", gw_store_col(q, 8));
-			cur->summary = col_json(q, 7);
+			cur->summary = gw_store_col_json(q, 7, DOC_MAX);
 			cur->best[0] = cur->best[1] = -1;
 		}
 		comp = strcmp(gw_store_col(q, 5), "COMPLIANT") == 0;
@@ -976,9 +951,9 @@ op_put_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		}
 		free(ctext);
 		free(xtext);
-		ctext = content != NULL ? print_json(content) : NULL;
+		ctext = content != NULL ? dh_json_print_alloc(content, DOC_MAX) : NULL;
 		xtext = gw_res_member(it, "Context") != NULL ?
-		    print_json(gw_res_member(it, "Context")) : NULL;
+		    dh_json_print_alloc(gw_res_member(it, "Context"), DOC_MAX) : NULL;
 		if (keep)
 			r = gw_store_prep(c->st, &q, &e, "UPDATE inventory SET"
 			    " capture_time = ?, schema_version = ? WHERE"
@@ -1093,7 +1068,7 @@ op_get_inventory(const struct gw_ssm_ctx *c, const cJSON *in,
 		cJSON_AddStringToObject(t, "SchemaVersion", gw_store_col(q, 2));
 		cJSON_AddStringToObject(t, "CaptureTime", gw_store_col(q, 3));
 		cJSON_AddStringToObject(t, "ContentHash", gw_store_col(q, 4));
-		cJSON_AddItemToObject(t, "Content", col_json(q, 5));
+		cJSON_AddItemToObject(t, "Content", gw_store_col_json(q, 5, DOC_MAX));
 	}
 	sqlite3_finalize(q);
 	paginate(in, all, 50, 1, 50, res->body, "Entities", res);
@@ -1129,7 +1104,7 @@ load_custom(struct gw_store *st, const char *id, cJSON **doc,
 	if (r != DH_OK)
 		return r;
 	if (sqlite3_step(q) == SQLITE_ROW) {
-		*doc = col_json(q, 0);
+		*doc = gw_store_col_json(q, 0, DOC_MAX);
 		*created = sqlite3_column_int64(q, 1);
 		*modified = sqlite3_column_int64(q, 2);
 		r = *doc != NULL ? DH_OK : dh_err_set(err, DH_E_FORMAT,
@@ -1293,7 +1268,7 @@ op_create_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 		return DH_OK;
 	memcpy(id, "pb-", 3);
 	random_hex(id + 3, 17);
-	text = print_json(doc);
+	text = dh_json_print_alloc(doc, DOC_MAX);
 	cJSON_Delete(doc);
 	if (text == NULL)
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
@@ -1467,7 +1442,7 @@ op_describe_baselines(const struct gw_ssm_ctx *c, const cJSON *in,
 		if (default_for_os(c->st, c->region, gw_store_col(q, 2), dflt,
 		    sizeof(dflt), NULL) != DH_OK)
 			dflt[0] = '\0';
-		doc = col_json(q, 3);
+		doc = gw_store_col_json(q, 3, DOC_MAX);
 		add_identity(all, gw_store_col(q, 0), gw_store_col(q, 1), gw_store_col(q, 2),
 		    cJSON_GetStringValue(gw_res_member(doc, "Description")),
 		    strcmp(dflt, gw_store_col(q, 0)) == 0);
@@ -1531,7 +1506,7 @@ op_update_baseline(const struct gw_ssm_ctx *c, const cJSON *in,
 		return DH_OK;
 	}
 	cJSON_Delete(merged);
-	text = print_json(doc);
+	text = dh_json_print_alloc(doc, DOC_MAX);
 	if (text == NULL) {
 		cJSON_Delete(doc);
 		return gw_res_internal(res, DH_E_NOMEM, NULL);
@@ -2042,7 +2017,7 @@ summary_rows(const struct gw_ssm_ctx *c, const cJSON *ids, const char *group,
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		if (ids != NULL && !list_has(ids, gw_store_col(q, 0)))
 			continue;
-		content = col_json(q, 1);
+		content = gw_store_col_json(q, 1, DOC_MAX);
 		m = cJSON_GetArrayItem(content, 0);
 		if (group == NULL || strcmp(gw_res_str_or(m, "PatchGroup", ""),
 		    group) == 0) {
@@ -2176,7 +2151,7 @@ op_instance_patches(const struct gw_ssm_ctx *c, const cJSON *in,
 		return gw_res_internal(res, r, &e);
 	}
 	while (sqlite3_step(q) == SQLITE_ROW) {
-		d = col_json(q, 2);
+		d = gw_store_col_json(q, 2, DOC_MAX);
 		state = cli_state(gw_res_str_or(d, "PatchState", ""));
 		if (!patch_filter_ok(filters, "State", state) ||
 		    !patch_filter_ok(filters, "Severity", gw_res_str_or(d,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "dh_hash.h"
+#include "dh_json.h"
 #include "dh_time.h"
 
 struct gw_store {
@@ -840,6 +841,17 @@ gw_store_col(sqlite3_stmt *s, int i)
 	const unsigned char *t = sqlite3_column_text(s, i);
 
 	return t != NULL ? (const char *)t : "";
+}
+
+cJSON *
+gw_store_col_json(sqlite3_stmt *s, int i, size_t max)
+{
+	const char *t = gw_store_col(s, i);
+	cJSON *j = NULL;
+
+	if (dh_json_parse(t, strlen(t), max, &j, NULL) != DH_OK)
+		return NULL;
+	return j;
 }
 
 void

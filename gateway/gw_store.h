@@ -20,6 +20,7 @@
 #ifndef GW_STORE_H
 #define GW_STORE_H
 
+#include <cJSON.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,6 +114,10 @@ int gw_store_done(struct gw_store *st, sqlite3_stmt *q, struct dh_err *err);
 
 /* Column i of the current row as text; "" for NULL. */
 const char *gw_store_col(sqlite3_stmt *q, int i);
+
+/* Column i of the current row parsed as JSON (at most max bytes, depth
+ * limited); NULL when it is not JSON.  The caller deletes it. */
+cJSON *gw_store_col_json(sqlite3_stmt *q, int i, size_t max);
 
 /* Column i of the current row copied into out[n] (truncated); "" for NULL. */
 void gw_store_col_copy(sqlite3_stmt *q, int i, char *out, size_t n);
