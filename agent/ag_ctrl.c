@@ -10,6 +10,7 @@
 
 #include "ag_backoff.h"
 #include "ag_worker.h"
+#include "dh_aws.h"
 #include "dh_hash.h"
 #include "dh_http.h"
 #include "dh_json.h"
@@ -238,41 +239,13 @@ static int
 sign_rest(void *arg, struct dh_http_request *req, struct dh_err *err)
 {
 	const struct token_job *j = arg;
-	struct dh_sigv4_header h[2];
-	struct dh_sigv4_request r;
 	struct dh_sigv4_creds sc;
-	struct dh_sigv4_params sp;
-	struct dh_sigv4_signed s;
-	size_t i;
-	int rc;
 
-	h[0].name = "Content-Type";
-	h[0].value = "application/json";
-	h[1].name = "Host";
-	h[1].value = j->host;
-	memset(&r, 0, sizeof(r));
-	r.method = "POST";
-	r.path = j->path;
-	r.query = "";
-	r.headers = h;
-	r.n_headers = 2;
-	r.body = req->body;
-	r.body_len = req->body_len;
 	sc.access_key = j->access_key;
 	sc.secret_key = j->secret_key;
 	sc.session_token = j->session_token;
-	memset(&sp, 0, sizeof(sp));
-	sp.creds = &sc;
-	sp.region = j->region;
-	sp.service = "ssmmessages";
-	sp.t = dh_time_now();
-	dh_sigv4_signed_init(&s);
-	rc = dh_sigv4_sign(&r, &sp, &s, err);
-	for (i = 0; rc == DH_OK && i < s.n_add; i++)
-		rc = dh_http_hdrs_set(&req->headers, s.add[i].name,
-		    s.add[i].value);
-	dh_sigv4_signed_free(&s);
-	return rc;
+	return dh_aws_sign_json_post(req, j->host, j->path, &sc, j->region,
+	    "ssmmessages", err);
 }
 
 /* Worker thread: CreateControlChannel; fills j->token (secret buffer). */

@@ -814,3 +814,41 @@ dh_aws_endpoint_url(const struct dh_aws_endpoint *overrides, size_t n,
 		return dh_err_set(err, DH_E_ARG, "endpoint URL too long");
 	return DH_OK;
 }
+
+int
+dh_aws_sign_json_post(struct dh_http_request *req, const char *host,
+    const char *path, const struct dh_sigv4_creds *creds, const char *region,
+    const char *service, struct dh_err *err)
+{
+	struct dh_sigv4_header h[2];
+	struct dh_sigv4_request r;
+	struct dh_sigv4_params sp;
+	struct dh_sigv4_signed s;
+	size_t i;
+	int rc;
+
+	h[0].name = "Content-Type";
+	h[0].value = "application/json";
+	h[1].name = "Host";
+	h[1].value = host;
+	memset(&r, 0, sizeof(r));
+	r.method = "POST";
+	r.path = path;
+	r.query = "";
+	r.headers = h;
+	r.n_headers = 2;
+	r.body = req->body;
+	r.body_len = req->body_len;
+	memset(&sp, 0, sizeof(sp));
+	sp.creds = creds;
+	sp.region = region;
+	sp.service = service;
+	sp.t = dh_time_now();
+	dh_sigv4_signed_init(&s);
+	rc = dh_sigv4_sign(&r, &sp, &s, err);
+	for (i = 0; rc == DH_OK && i < s.n_add; i++)
+		rc = dh_http_hdrs_set(&req->headers, s.add[i].name,
+		    s.add[i].value);
+	dh_sigv4_signed_free(&s);
+	return rc;
+}

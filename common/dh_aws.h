@@ -154,4 +154,12 @@ int dh_aws_endpoint_url(const struct dh_aws_endpoint *overrides, size_t n,
     const char *service, const char *region, char *out, size_t outsz,
     struct dh_err *err);
 
+/* Sign req (a POST of req->body to host/path, Content-Type
+ * application/json) for service in region with HMAC SigV4 and add the
+ * X-Amz-Date, X-Amz-Security-Token and Authorization headers to req; for
+ * REST-JSON calls such as ssmmessages Create*Channel. */
+int dh_aws_sign_json_post(struct dh_http_request *req, const char *host,
+    const char *path, const struct dh_sigv4_creds *creds, const char *region,
+    const char *service, struct dh_err *err);
+
 #endif

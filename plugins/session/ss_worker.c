@@ -1556,41 +1556,14 @@ static int
 sign_rest(void *arg, struct dh_http_request *req, struct dh_err *err)
 {
 	const struct rest_sign *rs = arg;
-	struct dh_sigv4_header h[2];
-	struct dh_sigv4_request r;
 	struct dh_sigv4_creds sc;
-	struct dh_sigv4_params sp;
-	struct dh_sigv4_signed s;
-	size_t i;
-	int rc;
 
-	h[0].name = "Content-Type";
-	h[0].value = "application/json";
-	h[1].name = "Host";
-	h[1].value = rs->host;
-	memset(&r, 0, sizeof(r));
-	r.method = "POST";
-	r.path = rs->path;
-	r.query = "";
-	r.headers = h;
-	r.n_headers = 2;
-	r.body = req->body;
-	r.body_len = req->body_len;
 	sc.access_key = rs->w->creds.access_key;
 	sc.secret_key = rs->w->creds.secret_key;
 	sc.session_token = rs->w->creds.session_token[0] != '\0' ?
 	    rs->w->creds.session_token : NULL;
-	memset(&sp, 0, sizeof(sp));
-	sp.creds = &sc;
-	sp.region = rs->w->env->region;
-	sp.service = "ssmmessages";
-	sp.t = dh_time_now();
-	rc = dh_sigv4_sign(&r, &sp, &s, err);
-	for (i = 0; rc == DH_OK && i < s.n_add; i++)
-		rc = dh_http_hdrs_set(&req->headers, s.add[i].name,
-		    s.add[i].value);
-	dh_sigv4_signed_free(&s);
-	return rc;
+	return dh_aws_sign_json_post(req, rs->host, rs->path, &sc,
+	    rs->w->env->region, "ssmmessages", err);
 }
 
 /* <TokenValue> of a CreateDataChannel answer into w->token. */
