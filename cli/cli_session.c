@@ -904,6 +904,7 @@ ws_connect(struct client *c)
 	struct dh_wsc_cfg cfg;
 	struct dh_buf b;
 	struct dh_err e;
+	char proxy[URL_MAX];
 	int rc;
 
 	c->reconnect_ms = -1;
@@ -928,6 +929,8 @@ ws_connect(struct client *c)
 	cfg.ca_file = c->ca;
 	cfg.timeout_ms = CONNECT_MS;
 	cfg.max_message = FRAME_MAX;
+	if (dh_wsc_env_proxy(c->host, proxy, sizeof(proxy)))
+		cfg.proxy = proxy;
 	dh_err_clear(&e);
 	outq_clear(c);
 	if (dh_wsc_connect(&cfg, &c->ws, &e) != DH_OK) {

@@ -484,13 +484,124 @@ dh_wsc_new(size_t max_message, struct dh_wsc **out, struct dh_err *err)
 	return DH_OK;
 }
 
+/* "http://host:port[/]" into host and port. */
+static int
+parse_proxy(const char *url, char *host, size_t hn, int *port,
+    struct dh_err *err)
+{
+	const char *h = url, *colon, *end;
+	char *e;
+	long p = 80;
+
+	if (strncasecmp(h, "http://", 7) == 0)
+		h += 7;
+	else if (strstr(h, "://") != NULL)
+		return dh_err_set(err, DH_E_ARG, "proxy %.100s: only http://"
+		    " proxies are supported", url);
+	if (strchr(h, '@') != NULL)
+		return dh_err_set(err, DH_E_ARG, "proxy credentials are not"
+		    " supported for the data channel");
+	end = h + strcspn(h, "/");
+	colon = memchr(h, ':', (size_t)(end - h));
+	if ((size_t)((colon != NULL ? colon : end) - h) >= hn ||
+	    (colon != NULL ? colon : end) == h)
+		return dh_err_set(err, DH_E_ARG, "bad proxy %.100s", url);
+	memcpy(host, h, (size_t)((colon != NULL ? colon : end) - h));
+	host[(colon != NULL ? colon : end) - h] = '\0';
+	if (colon != NULL) {
+		p = strtol(colon + 1, &e, 10);
+		if (e != end || p <= 0 || p > 65535)
+			return dh_err_set(err, DH_E_ARG, "bad proxy port in"
+			    " %.100s", url);
+	}
+	*port = (int)p;
+	return DH_OK;
+}
+
+int
+dh_wsc_env_proxy(const char *host, char *out, size_t n)
+{
+	const char *p = getenv("https_proxy"), *np = getenv("no_proxy"), *t;
+	size_t hl = strlen(host), tl;
+
+	if (p == NULL || p[0] == '\0')
+		p = getenv("HTTPS_PROXY");
+	if (np == NULL || np[0] == '\0')
+		np = getenv("NO_PROXY");
+	if (p == NULL || p[0] == '\0')
+		return 0;
+	for (t = np; t != NULL && *t != '\0'; t += tl + (t[tl] == ',')) {
+		while (*t == ' ' || *t == ',')
+			t++;
+		tl = strcspn(t, ", ");
+		if (tl == 0)
+			break;
+		if ((tl == 1 && t[0] == '*') || (tl <= hl &&
+		    strncasecmp(host + hl - tl, t, tl) == 0 &&
+		    (tl == hl || t[0] == '.' || host[hl - tl - 1] == '.')))
+			return 0;
+	}
+	if (strlen(p) >= n)
+		return 0;
+	memcpy(out, p, strlen(p) + 1);
+	return 1;
+}
+
+/* CONNECT host:port through the proxy the socket is connected to. */
+static int
+tunnel(struct dh_wsc *c, const struct dh_wsc_cfg *cfg, int64_t deadline,
+    struct dh_err *err)
+{
+	char req[600], resp[8192];
+	size_t got = 0;
+	ssize_t r;
+	int rc, n;
+
+	n = snprintf(req, sizeof(req), "CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d"
+	    "\r\n\r\n", cfg->host, cfg->port, cfg->host, cfg->port);
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return dh_err_set(err, DH_E_ARG, "host name too long");
+	rc = write_all(c, req, (size_t)n, deadline, err);
+	if (rc != DH_OK)
+		return rc;
+	/* one byte at a time: nothing past the header block may be eaten */
+	while (got < 4 || memcmp(resp + got - 4, "\r\n\r\n", 4) != 0) {
+		if (got + 1 >= sizeof(resp))
+			return dh_err_set(err, DH_E_TOOBIG, "proxy answer"
+			    " headers too long");
+		r = read(c->fd, resp + got, 1);
+		if (r == 1) {
+			got++;
+			continue;
+		}
+		if (r == 0)
+			return dh_err_set(err, DH_E_NET, "proxy closed the"
+			    " connection");
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return dh_err_set(err, DH_E_NET, "proxy: %s",
+			    strerror(errno));
+		rc = wait_fd(c->fd, POLLIN, deadline, err);
+		if (rc != DH_OK)
+			return rc;
+	}
+	resp[got] = '\0';
+	if (strncmp(resp, "HTTP/1.", 7) != 0 || strncmp(resp + 8, " 200", 4) !=
+	    0)
+		return dh_err_set(err, DH_E_NET, "proxy refused CONNECT"
+		    " %s:%d: %.*s", cfg->host, cfg->port,
+		    (int)strcspn(resp, "\r\n"), resp);
+	return DH_OK;
+}
+
 int
 dh_wsc_connect(const struct dh_wsc_cfg *cfg, struct dh_wsc **out,
     struct dh_err *err)
 {
 	int64_t deadline = dh_time_mono_ms() + (cfg->timeout_ms > 0 ?
 	    cfg->timeout_ms : 15000);
+	struct dh_wsc_cfg pc;
 	struct dh_wsc *c = NULL;
+	char phost[256];
 	int rc;
 
 	*out = NULL;
@@ -500,7 +611,16 @@ dh_wsc_connect(const struct dh_wsc_cfg *cfg, struct dh_wsc **out,
 	    strpbrk(cfg->host_header, "\r\n ") != NULL)
 		return dh_err_set(err, DH_E_ARG, "bad websocket URL");
 	rc = dh_wsc_new(cfg->max_message, &c, err);
-	if (rc == DH_OK)
+	if (rc == DH_OK && cfg->proxy != NULL && cfg->proxy[0] != '\0') {
+		pc = *cfg;
+		rc = parse_proxy(cfg->proxy, phost, sizeof(phost), &pc.port,
+		    err);
+		pc.host = phost;
+		if (rc == DH_OK)
+			rc = tcp_connect(&pc, deadline, &c->fd, err);
+		if (rc == DH_OK)
+			rc = tunnel(c, cfg, deadline, err);
+	} else if (rc == DH_OK)
 		rc = tcp_connect(cfg, deadline, &c->fd, err);
 	if (rc == DH_OK && cfg->tls)
 		rc = tls_start(c, cfg, deadline, err);

@@ -43,6 +43,7 @@ struct dh_wsc_cfg {
 	const char *ca_file;     /* NULL: the system trust store */
 	int timeout_ms;          /* connect + TLS + upgrade deadline */
 	size_t max_message;      /* largest message accepted */
+	const char *proxy;       /* "http://host:port" CONNECT proxy; NULL none */
 };
 
 /* One frame header as parsed from the wire. */
@@ -74,7 +75,15 @@ int dh_wsc_new(size_t max_message, struct dh_wsc **out, struct dh_err *err);
 int dh_wsc_feed(struct dh_wsc *c, const void *p, size_t n, struct dh_wsq *q,
     dh_wsc_msg_fn fn, void *arg, struct dh_err *err);
 
-/* Connect, verify and upgrade; on success *out is a connected client. */
+/* The proxy for host from the environment, as curl and the AWS CLI read
+ * it: https_proxy / HTTPS_PROXY unless no_proxy / NO_PROXY ("*" or a comma
+ * list of names, each matching the host or a domain suffix) excludes host.
+ * Copies it into out[n] and returns 1, or returns 0 for a direct
+ * connection. */
+int dh_wsc_env_proxy(const char *host, char *out, size_t n);
+
+/* Connect (through cfg->proxy with CONNECT when set), verify and upgrade;
+ * on success *out is a connected client. */
 int dh_wsc_connect(const struct dh_wsc_cfg *cfg, struct dh_wsc **out,
     struct dh_err *err);
 

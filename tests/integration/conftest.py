@@ -20,12 +20,16 @@ AWS_VARS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
             "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
             "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE",
             "AWS_SHARED_CREDENTIALS_FILE", "AWS_DATA_PATH")
+# loopback peers only: a proxy preset on the machine must not be used
+PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+              "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY")
 
 
 def hermetic_env(ca=None, **extra):
-    """A copy of os.environ without CA/AWS settings; `ca` (a path) is set as
-    every CA variable when given. Extra keyword pairs are added."""
-    env = {k: v for k, v in os.environ.items() if k not in CA_VARS + AWS_VARS}
+    """A copy of os.environ without CA/AWS/proxy settings; `ca` (a path) is
+    set as every CA variable when given. Extra keyword pairs are added."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in CA_VARS + AWS_VARS + PROXY_VARS}
     env.update({"AWS_CONFIG_FILE": "/dev/null",
                 "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
                 "AWS_EC2_METADATA_DISABLED": "true",

@@ -20,12 +20,10 @@ import threading
 
 import pytest
 
-from conftest import hermetic_env, make_cert
+from conftest import PROXY_VARS, hermetic_env, make_cert
 
 DH_OK = 0
 DH_E_SERVICE = -11
-PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-              "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY")
 MOTO_CANDIDATES = ("/root/.pyenv/shims/moto_server",)
 
 

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import hermetic_env, make_cert
+from conftest import PROXY_VARS, hermetic_env, make_cert
 from peers import ConnectProxy, Reply, ScriptedPeer, json_error
 
 DH_OK = 0
@@ -23,8 +23,6 @@ DH_E_TLS = -9
 DH_E_SERVICE = -11
 DH_E_TIMEOUT = -13
 
-PROXY_VARS = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-              "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY")
 FAST = ["--backoff-base-ms", "1", "--backoff-cap-ms", "5"]
 CREDS = {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
          "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",

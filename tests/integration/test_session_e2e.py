@@ -24,6 +24,7 @@ import time
 
 import pytest
 
+from peers import ConnectProxy
 from conftest import hermetic_env
 from test_agent_register import Gateway, _register, _wait_log, _wait_online, _agent_env, REGION
 
@@ -67,10 +68,11 @@ def agent(build, gateway, tmp_path):
 class Cli:
     """`deckhand session start` on a pty we own."""
 
-    def __init__(self, build, gw, target, rows=40, cols=120, extra=()):
+    def __init__(self, build, gw, target, rows=40, cols=120, extra=(), env_extra=None):
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = gw.aws_env()
+        env.update(env_extra or {})
         self.proc = subprocess.Popen(
             [str(pathlib.Path(build) / "deckhand"), "session", "start", "--target", target,
              "--endpoint-url", gw.url] + list(extra),
@@ -171,6 +173,25 @@ def test_typeahead_is_not_lost(build, gateway, agent):
     finally:
         rc = cli.finish()
     assert rc == 0, bytes(cli.buf[-2000:])
+
+
+def test_session_through_https_proxy(build, gateway, agent):
+    """With https_proxy set, StartSession (libcurl) and the data-channel
+    websocket (dh_wsc) both go through the CONNECT proxy."""
+    port = gateway.url.rsplit(":", 1)[1]
+    with ConnectProxy() as proxy:
+        cli = Cli(build, gateway, agent["iid"], env_extra={"https_proxy": proxy.url})
+        try:
+            cli.read_until(rb"Starting session with SessionId")
+            cli.send("echo proxied-$((5*5))\r")
+            cli.read_until(rb"proxied-25")
+            cli.send("exit\r")
+            cli.read_until(rb"Exiting session with sessionId", timeout=30)
+        finally:
+            rc = cli.finish()
+        assert rc == 0, bytes(cli.buf[-2000:])
+        assert len(proxy.connects) >= 2, proxy.connects
+        assert all(c == "127.0.0.1:" + port for c in proxy.connects), proxy.connects
 
 
 def test_exit_code_reaches_cli(build, gateway, agent):

@@ -16,6 +16,7 @@ import pytest
 import websockets
 
 from conftest import hermetic_env, make_cert
+from peers import ConnectProxy
 
 SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20]
 
@@ -74,10 +75,10 @@ class Server:
         self.th.join(10)
 
 
-def probe(build, url, ca, *extra, timeout=30):
+def probe(build, url, ca, *extra, timeout=30, **env):
     return subprocess.run([str(pathlib.Path(build) / "tools" / "wsc_probe"), url, str(ca)] +
                           [str(x) for x in extra], capture_output=True, text=True,
-                          timeout=timeout, env=hermetic_env(ca=str(ca)))
+                          timeout=timeout, env=hermetic_env(ca=str(ca), **env))
 
 
 async def full_script(ws, result):
@@ -195,3 +196,23 @@ def test_no_upgrade_refused(build, tmp_path):
     ls.close()
     assert r.returncode == 1
     assert "websocket upgrade refused: HTTP/1.1 403 Forbidden" in r.stdout, r.stdout
+
+
+def test_through_connect_proxy(build, tmp_path):
+    """https_proxy is honoured with a CONNECT tunnel (TLS end to end through
+    it); no_proxy naming the host goes direct."""
+    srv = Server(tmp_path, full_script)
+    try:
+        with ConnectProxy() as proxy:
+            r = probe(build, "wss://127.0.0.1:%d/v1/data-channel/x" % srv.port, srv.cert,
+                      https_proxy=proxy.url)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert proxy.connects == ["127.0.0.1:%d" % srv.port]
+            assert srv.result["echoed"] == srv.result["sent"]
+            srv.result.clear()
+            r = probe(build, "wss://127.0.0.1:%d/v1/data-channel/x" % srv.port, srv.cert,
+                      https_proxy=proxy.url, no_proxy="localhost,127.0.0.1")
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert proxy.connects == ["127.0.0.1:%d" % srv.port], "no_proxy ignored"
+    finally:
+        srv.close()

@@ -3,7 +3,8 @@
  * message "hello", prints one line per received message
  * ("msg text|binary LEN SHA256HEX"), echoes every binary message back and
  * stops when the peer closes, printing "closed: REASON".  Integration tests
- * drive it against a third-party server (python3-websockets).
+ * drive it against a third-party server (python3-websockets).  The proxy
+ * comes from https_proxy / no_proxy like the CLI's.
  *
  *   wsc_probe URL CAFILE|- [MAX_MESSAGE]
  *
@@ -48,7 +49,7 @@ main(int argc, char **argv)
 	struct dh_wsc *c = NULL;
 	struct probe pr;
 	struct dh_err e;
-	char host[256], hostport[300], path[1024];
+	char host[256], hostport[300], path[1024], proxy[1024];
 	const char *u, *h, *slash, *colon;
 	struct pollfd pf;
 	int rc = 1;
@@ -81,6 +82,8 @@ main(int argc, char **argv)
 	cfg.timeout_ms = 10000;
 	cfg.max_message = argc > 3 ? (size_t)strtoul(argv[3], NULL, 10) :
 	    (size_t)16 << 20;
+	if (dh_wsc_env_proxy(host, proxy, sizeof(proxy)))
+		cfg.proxy = proxy;
 	memset(&pr, 0, sizeof(pr));
 	dh_wsq_init(&pr.q, 0, 0);
 	dh_err_clear(&e);
