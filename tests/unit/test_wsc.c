@@ -210,6 +210,41 @@ test_stream_errors(void **state)
 	dh_wsq_clear(&q);
 }
 
+static void
+test_env_proxy(void **state)
+{
+	static const struct { const char *proxy, *no_proxy, *host; int want; }
+	    t[] = {
+		{ NULL, NULL, "a.example.com", 0 },
+		{ "http://p:3128", NULL, "a.example.com", 1 },
+		{ "http://p:3128", "*", "a.example.com", 0 },
+		{ "http://p:3128", "example.com", "a.example.com", 0 },
+		{ "http://p:3128", "example.com", "example.com", 0 },
+		{ "http://p:3128", "xample.com", "a.example.com", 1 },
+		{ "http://p:3128", ".example.com", "a.example.com", 0 },
+		{ "http://p:3128", "other.org, 127.0.0.1", "127.0.0.1", 0 },
+		{ "http://p:3128", "other.org,,x", "127.0.0.1", 1 },
+		{ "http://p:3128", "EXAMPLE.COM", "a.example.com", 0 },
+	};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		unsetenv("https_proxy");
+		unsetenv("HTTPS_PROXY");
+		unsetenv("no_proxy");
+		unsetenv("NO_PROXY");
+		if (t[i].proxy != NULL)
+			setenv(i % 2 ? "https_proxy" : "HTTPS_PROXY", t[i].proxy, 1);
+		if (t[i].no_proxy != NULL)
+			setenv(i % 2 ? "NO_PROXY" : "no_proxy", t[i].no_proxy, 1);
+		if (dh_wsc_env_proxy(t[i].host, out, sizeof(out)) != t[i].want)
+			fail_msg("case %zu (%s)", i, t[i].host);
+		if (t[i].want)
+			assert_string_equal(out, t[i].proxy);
+	}
+}
+
 int
 main(void)
 {
@@ -218,6 +253,7 @@ main(void)
 		cmocka_unit_test(test_stream_whole),
 		cmocka_unit_test(test_stream_bytewise),
 		cmocka_unit_test(test_stream_errors),
+		cmocka_unit_test(test_env_proxy),
 	};
 
 	return cmocka_run_group_tests_name("wsc", tests, NULL, NULL);
