@@ -1031,7 +1031,8 @@ run(struct client *c, const sigset_t *waitmask)
 			pf[n].events = POLLIN;
 			in_i = n++;
 		}
-		t = next_timeout(c);
+		t = c->ws != NULL && dh_wsc_pending(c->ws) ? 0 :
+		    next_timeout(c);
 		ts.tv_sec = t / 1000;
 		ts.tv_nsec = (long)(t % 1000) * 1000000L;
 		if (ppoll(pf, (nfds_t)n, &ts, waitmask) < 0) {
@@ -1039,8 +1040,8 @@ run(struct client *c, const sigset_t *waitmask)
 				continue;
 			break;
 		}
-		if (ws_i >= 0 && c->ws != NULL && (pf[ws_i].revents &
-		    (POLLIN | POLLHUP | POLLERR))) {
+		if (ws_i >= 0 && c->ws != NULL && ((pf[ws_i].revents &
+		    (POLLIN | POLLHUP | POLLERR)) || dh_wsc_pending(c->ws))) {
 			dh_err_clear(&e);
 			if (dh_wsc_read(c->ws, &c->outq, on_ws_message, c, &e) !=
 			    DH_OK) {

@@ -46,6 +46,7 @@ struct dh_wsc {
 	int frag_op;             /* its opcode, 0 when none */
 	size_t woff;             /* bytes of the head frame already written */
 	int ssl_want_write;      /* a read needs the socket writable */
+	int more;                /* the last read stopped at its cap */
 	int close_sent;
 };
 
@@ -771,6 +772,12 @@ dh_wsc_feed(struct dh_wsc *c, const void *p, size_t n, struct dh_wsq *q,
 }
 
 int
+dh_wsc_pending(const struct dh_wsc *c)
+{
+	return c->more;
+}
+
+int
 dh_wsc_read(struct dh_wsc *c, struct dh_wsq *q, dh_wsc_msg_fn fn, void *arg,
     struct dh_err *err)
 {
@@ -779,8 +786,15 @@ dh_wsc_read(struct dh_wsc *c, struct dh_wsq *q, dh_wsc_msg_fn fn, void *arg,
 	int ww, rc;
 
 	c->ssl_want_write = 0;
+	c->more = 0;
 	rc = parse(c, q, fn, arg, err);   /* bytes left over from the upgrade */
-	while (rc == DH_OK && total < 4 * READ_CHUNK) {
+	while (rc == DH_OK) {
+		if (total >= 4 * READ_CHUNK) {
+			/* let the caller serve others; the socket or the TLS
+			 * buffer may still hold data that poll will not show */
+			c->more = 1;
+			break;
+		}
 		r = io_read(c, c->rbuf + c->rlen, c->rcap - c->rlen, &ww, err);
 		if (r == 0) {
 			c->ssl_want_write = ww;

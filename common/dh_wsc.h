@@ -94,6 +94,10 @@ int dh_wsc_fd(const struct dh_wsc *c);
  * needs the socket writable to make progress). */
 int dh_wsc_want_write(const struct dh_wsc *c, const struct dh_wsq *q);
 
+/* 1 when dh_wsc_read stopped early (fairness cap) with bytes already
+ * decrypted or received: call it again without waiting for the socket. */
+int dh_wsc_pending(const struct dh_wsc *c);
+
 /* Read what the socket has and deliver every complete message to fn;
  * answers pings and closes through q.  DH_OK, or DH_E_NET when the peer
  * closed (closing handshake or EOF), DH_E_FORMAT/DH_E_TOOBIG on a protocol

@@ -216,3 +216,27 @@ def test_through_connect_proxy(build, tmp_path):
             assert proxy.connects == ["127.0.0.1:%d" % srv.port], "no_proxy ignored"
     finally:
         srv.close()
+
+
+async def burst_script(ws, result):
+    result["hello"] = await ws.recv()
+    sent = [os.urandom(1 << 20) for _ in range(5)]
+    for p in sent:
+        await ws.send(p)
+    echoed = [await ws.recv() for _ in sent]
+    result["ok"] = echoed == sent
+    await ws.close()
+
+
+def test_burst_larger_than_one_read(build, tmp_path):
+    """5 MiB sent back to back and then nothing: the client reads at most
+    1 MiB per call (a fairness cap) and must come back for the rest
+    (dh_wsc_pending) until every message is delivered and echoed."""
+    srv = Server(tmp_path, burst_script)
+    try:
+        r = probe(build, "wss://127.0.0.1:%d/" % srv.port, srv.cert)
+    finally:
+        srv.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert srv.result.get("ok") is True, srv.result.keys()
+    assert len([l for l in r.stdout.splitlines() if l.startswith("msg binary 1048576")]) == 5

@@ -101,11 +101,12 @@ main(int argc, char **argv)
 		pf.fd = dh_wsc_fd(c);
 		pf.events = POLLIN | (dh_wsc_want_write(c, &pr.q) ? POLLOUT : 0);
 		pf.revents = 0;
-		if (poll(&pf, 1, 10000) <= 0) {
+		if (!dh_wsc_pending(c) && poll(&pf, 1, 10000) <= 0) {
 			printf("error: timeout\n");
 			goto out;
 		}
-		if (!(pf.revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!dh_wsc_pending(c) &&
+		    !(pf.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		if (dh_wsc_read(c, &pr.q, on_msg, &pr, &e) != DH_OK) {
 			(void)dh_wsc_write(c, &pr.q, NULL, NULL);
