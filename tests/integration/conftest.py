@@ -63,3 +63,8 @@ def make_cert(dirpath, cn="localhost"):
                     "-addext", "basicConstraints=critical,CA:TRUE"],
                    check=True, capture_output=True)
     return cert, key
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "gateway_args(*args): extra deckhand-gateway"
+                            " serve arguments for the gateway fixture")

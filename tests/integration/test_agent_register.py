@@ -32,12 +32,12 @@ def _agent_bin(build):
 
 
 class Gateway:
-    def __init__(self, build, state, port=0):
+    def __init__(self, build, state, port=0, extra=()):
         self.build, self.state = build, state
         self.log = open(state.parent / "gateway.log", "ab")
         self.proc = subprocess.Popen(
             [str(_gateway_bin(build)), "serve", "--state", str(state),
-             "--listen", "127.0.0.1:%d" % port, "--region", REGION],
+             "--listen", "127.0.0.1:%d" % port, "--region", REGION] + list(extra),
             stdout=self.log, stderr=self.log, env=hermetic_env())
         self.url = None
         deadline = time.time() + 15

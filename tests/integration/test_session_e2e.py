@@ -30,10 +30,11 @@ from test_agent_register import Gateway, _register, _wait_log, _wait_online, _ag
 
 
 @pytest.fixture
-def gateway(build, tmp_path):
+def gateway(build, tmp_path, request):
     if not (pathlib.Path(build) / "deckhand-gateway").exists():
         pytest.skip("deckhand-gateway is not built")
-    gw = Gateway(build, tmp_path / "gw")
+    m = request.node.get_closest_marker("gateway_args")
+    gw = Gateway(build, tmp_path / "gw", extra=m.args if m else ())
     yield gw
     gw.stop()
 
@@ -365,3 +366,42 @@ def test_encryption_checks_before_the_shell(build, gateway, agent, tmp_path):
     finally:
         rc = cli.finish()
     assert rc == 0
+
+
+@pytest.mark.gateway_args("--session-minute-ms", "1000")
+def test_idle_timeout_and_max_duration_end_sessions(build, gateway, agent, tmp_path):
+    """With the gateway's session minute shortened to 1 s: a session left
+    idle for idleSessionTimeout ends with the service's text, and a busy
+    one ends at maxSessionDuration; the CLI exits 0 as the plugin does and
+    the worker reports the session cancelled."""
+    _session_doc(gateway, tmp_path, "short-idle", {"idleSessionTimeout": "2"})
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "short-idle"))
+    try:
+        sid = cli.read_until(rb"Starting session with SessionId: (\S+)").group(1).decode()
+        cli.send("echo idle-$((1+1))\r")
+        cli.read_until(rb"idle-2")
+        cli.read_until(rb"Your session timed out due to inactivity", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+    assert _wait_log(agent["log"], r"session %s: .*Cancelled" % re.escape(sid)), \
+        agent["log"].read_text()[-3000:]
+
+    _session_doc(gateway, tmp_path, "short-max", {"idleSessionTimeout": "60",
+                                                   "maxSessionDuration": "3"})
+    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "short-max"))
+    try:
+        sid = cli.read_until(rb"Starting session with SessionId: (\S+)").group(1).decode()
+        cli.send("echo busy-$((2+2))\r")
+        cli.read_until(rb"busy-4")
+        t0 = time.time()
+        while time.time() - t0 < 30 and b"maximum duration" not in cli.buf:
+            cli.send("echo tick\r")   # input keeps the idle timer away
+            try:
+                cli.read_until(rb"maximum duration", timeout=0.5)
+            except AssertionError:
+                pass
+        assert b"maximum duration" in cli.buf, bytes(cli.buf[-2000:])
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
