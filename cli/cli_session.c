@@ -456,13 +456,12 @@ generate_data_key(struct client *c, const char *key_id,
     char *why, size_t whysz)
 {
 	cJSON *req = cJSON_CreateObject(), *ctx, *resp = NULL;
-	const cJSON *ct, *pt;
+	const cJSON *ct;
 	struct dh_aws_error ae;
-	struct dh_buf plain, blob;
+	struct dh_buf blob;
 	struct dh_err e;
 	int rc = -1;
 
-	dh_buf_init_secret(&plain, 256);
 	dh_buf_init(&blob, SS_HS_CT_MAX);
 	dh_err_clear(&e);
 	if (req == NULL || cJSON_AddStringToObject(req, "KeyId", key_id) ==
@@ -481,29 +480,19 @@ generate_data_key(struct client *c, const char *key_id,
 		goto out;
 	}
 	ct = cJSON_GetObjectItem(resp, "CiphertextBlob");
-	pt = cJSON_GetObjectItem(resp, "Plaintext");
-	if (!cJSON_IsString(ct) || !cJSON_IsString(pt) ||
-	    dh_b64_decode(pt->valuestring, strlen(pt->valuestring), &plain) !=
-	    DH_OK || plain.len != SS_KMS_DATAKEY_LEN ||
+	if (ss_kms_take_data_key(resp, dk, &e) != DH_OK ||
+	    !cJSON_IsString(ct) ||
 	    dh_b64_decode(ct->valuestring, strlen(ct->valuestring), &blob) !=
 	    DH_OK || blob.len == 0) {
 		snprintf(why, whysz, "GenerateDataKey: unusable answer");
 		goto out;
 	}
-	memcpy(dk, plain.d, SS_KMS_DATAKEY_LEN);
 	memcpy(r->kms_ct, blob.d, blob.len);
 	r->kms_ct_len = blob.len;
 	rc = 0;
 out:
-	if (resp != NULL) {
-		cJSON *p = cJSON_GetObjectItem(resp, "Plaintext");
-
-		if (cJSON_IsString(p))
-			dh_wipe(p->valuestring, strlen(p->valuestring));
-	}
 	cJSON_Delete(resp);
 	cJSON_Delete(req);
-	dh_buf_free(&plain);
 	dh_buf_free(&blob);
 	return rc;
 }

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <string.h>
 
+#include "dh_enc.h"
 #include "dh_hash.h"
 
 /* Seal with a keyed context under nonce; appends nonce||ct||tag. */
@@ -199,5 +200,27 @@ ss_kms_open_with(const unsigned char key[SS_KMS_KEY_LEN], const void *p,
 		return dh_err_set(err, DH_E_CRYPTO, "cannot set up AES-256-GCM");
 	rc = gcm_open(c, p, n, out, err);
 	EVP_CIPHER_CTX_free(c);
+	return rc;
+}
+
+int
+ss_kms_take_data_key(cJSON *resp, unsigned char key[SS_KMS_DATAKEY_LEN],
+    struct dh_err *err)
+{
+	cJSON *pt = cJSON_GetObjectItem(resp, "Plaintext");
+	struct dh_buf plain;
+	int rc = DH_OK;
+
+	dh_buf_init_secret(&plain, 256);
+	if (!cJSON_IsString(pt) || dh_b64_decode(pt->valuestring,
+	    strlen(pt->valuestring), &plain) != DH_OK ||
+	    plain.len != SS_KMS_DATAKEY_LEN)
+		rc = dh_err_set(err, DH_E_FORMAT,
+		    "KMS answer has no 64-byte Plaintext data key");
+	else
+		memcpy(key, plain.d, SS_KMS_DATAKEY_LEN);
+	if (cJSON_IsString(pt))
+		dh_wipe(pt->valuestring, strlen(pt->valuestring));
+	dh_buf_free(&plain);
 	return rc;
 }

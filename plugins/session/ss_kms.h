@@ -15,6 +15,7 @@
 #ifndef SS_KMS_H
 #define SS_KMS_H
 
+#include <cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -46,6 +47,12 @@ struct ss_kms {
  * agent's nonce counter starts at a random value. */
 int ss_kms_init(struct ss_kms *k, int role,
     const unsigned char datakey[SS_KMS_DATAKEY_LEN], struct dh_err *err);
+
+/* The 64-byte data key of a KMS GenerateDataKey or Decrypt answer: decode
+ * its base64 Plaintext member into key and wipe that member in resp (also
+ * when it is unusable).  DH_E_FORMAT unless it is exactly 64 bytes. */
+int ss_kms_take_data_key(cJSON *resp, unsigned char key[SS_KMS_DATAKEY_LEN],
+    struct dh_err *err);
 
 /* Wipe the keys and free the contexts (safe on a zeroed or cleared k). */
 void ss_kms_clear(struct ss_kms *k);

@@ -1225,13 +1225,11 @@ kms_decrypt(struct worker *w, const struct ss_hs_response *r,
     unsigned char key[SS_KMS_DATAKEY_LEN], struct dh_err *err)
 {
 	cJSON *req = cJSON_CreateObject(), *ctx, *resp = NULL;
-	const cJSON *pt;
 	struct dh_aws_error ae;
-	struct dh_buf b64, plain;
+	struct dh_buf b64;
 	int rc = DH_E_NOMEM;
 
 	dh_buf_init(&b64, 2 * SS_HS_CT_MAX);
-	dh_buf_init_secret(&plain, 256);
 	if (req == NULL || dh_b64_encode(r->kms_ct, r->kms_ct_len, &b64) !=
 	    DH_OK ||
 	    cJSON_AddStringToObject(req, "CiphertextBlob", dh_buf_cstr(&b64)) ==
@@ -1258,26 +1256,12 @@ kms_decrypt(struct worker *w, const struct ss_hs_response *r,
 		dh_err_wrap(err, rc, "KMS Decrypt");
 		goto out;
 	}
-	pt = jget(resp, "Plaintext");
-	if (!cJSON_IsString(pt) || dh_b64_decode(pt->valuestring,
-	    strlen(pt->valuestring), &plain) != DH_OK ||
-	    plain.len != SS_KMS_DATAKEY_LEN) {
-		rc = dh_err_set(err, DH_E_FORMAT,
-		    "KMS Decrypt: plaintext is not a 64-byte data key");
-		goto out;
-	}
-	memcpy(key, plain.d, SS_KMS_DATAKEY_LEN);
-	rc = DH_OK;
+	rc = ss_kms_take_data_key(resp, key, err);
+	if (rc != DH_OK)
+		dh_err_wrap(err, rc, "KMS Decrypt");
 out:
-	if (resp != NULL) {
-		cJSON *p = cJSON_GetObjectItem(resp, "Plaintext");
-
-		if (cJSON_IsString(p))
-			dh_wipe(p->valuestring, strlen(p->valuestring));
-	}
 	cJSON_Delete(resp);
 	cJSON_Delete(req);
-	dh_buf_free(&plain);
 	dh_buf_free(&b64);
 	return rc;
 }

@@ -203,6 +203,43 @@ test_bad_input(void **state)
 	dh_buf_free(&pt);
 }
 
+/* Plaintext of a KMS answer: 64 bytes accepted, anything else refused,
+ * and the base64 text is wiped in both cases. */
+static void
+test_take_data_key(void **state)
+{
+	static const size_t lens[] = { 64, 63, 65, 0 };
+	unsigned char raw[80], key[SS_KMS_DATAKEY_LEN];
+	struct dh_buf b64;
+	struct dh_err e;
+	cJSON *resp;
+	const char *v;
+	size_t i, k;
+
+	for (k = 0; k < sizeof(raw); k++)
+		raw[k] = (unsigned char)(k * 7 + 1);
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		dh_buf_init(&b64, 256);
+		assert_int_equal(dh_b64_encode(raw, lens[i], &b64), DH_OK);
+		resp = cJSON_CreateObject();
+		assert_non_null(cJSON_AddStringToObject(resp, "Plaintext",
+		    dh_buf_cstr(&b64)));
+		memset(key, 0, sizeof(key));
+		assert_int_equal(ss_kms_take_data_key(resp, key, &e),
+		    lens[i] == 64 ? DH_OK : DH_E_FORMAT);
+		if (lens[i] == 64)
+			assert_memory_equal(key, raw, 64);
+		v = cJSON_GetObjectItem(resp, "Plaintext")->valuestring;
+		for (k = 0; k < b64.len; k++)
+			assert_int_equal(v[k], 0);
+		cJSON_Delete(resp);
+		dh_buf_free(&b64);
+	}
+	resp = cJSON_CreateObject();
+	assert_int_equal(ss_kms_take_data_key(resp, key, &e), DH_E_FORMAT);
+	cJSON_Delete(resp);
+}
+
 int
 main(void)
 {
@@ -211,6 +248,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_counter_nonce),
 		cmocka_unit_test(test_bad_input),
+		cmocka_unit_test(test_take_data_key),
 	};
 
 	return cmocka_run_group_tests_name("ss_kms", tests, NULL, NULL);
