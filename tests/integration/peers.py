@@ -349,3 +349,21 @@ class ConnectProxy:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+def pipe_bytes(a, b):
+    """Copy bytes from socket a to socket b until either side ends, then shut
+    both down (the pump of a TCP forwarder; run one per direction)."""
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

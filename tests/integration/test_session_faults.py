@@ -42,6 +42,7 @@ import time
 import pytest
 
 from conftest import hermetic_env
+from peers import pipe_bytes
 from test_agent_register import Gateway, _register, _wait_log, _wait_online, _agent_env, REGION
 from test_session_e2e import Cli
 
@@ -122,23 +123,7 @@ class Forwarder:
         with self.lock:
             self.conns.append((serial, c, u))
         for a, b in ((c, u), (u, c)):
-            threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(a, b):
-        try:
-            while True:
-                d = a.recv(65536)
-                if not d:
-                    break
-                b.sendall(d)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+            threading.Thread(target=pipe_bytes, args=(a, b), daemon=True).start()
 
     def mark(self):
         with self.lock:

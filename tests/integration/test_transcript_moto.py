@@ -37,6 +37,7 @@ import time
 import pytest
 
 from conftest import hermetic_env
+from peers import pipe_bytes
 from test_aws_moto import PROXY_VARS, moto  # noqa: F401  (fixture reuse)
 
 REGION = "us-east-1"
@@ -77,24 +78,8 @@ class Forwarder:
             with self.lock:
                 self.conns += [c, u]
             for a, b in ((c, u), (u, c)):
-                threading.Thread(target=self._pipe, args=(a, b),
+                threading.Thread(target=pipe_bytes, args=(a, b),
                                  daemon=True).start()
-
-    @staticmethod
-    def _pipe(a, b):
-        try:
-            while True:
-                d = a.recv(65536)
-                if not d:
-                    break
-                b.sendall(d)
-        except OSError:
-            pass
-        for s in (a, b):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def down(self):
         self.is_down = True
