@@ -50,8 +50,7 @@
  * a small frame, so bulk output travels in full chunks.  Keystroke echo never
  * fills the buffer and is sent at once. */
 #define PTY_BUF_FULL 4095
-#define PTY_COALESCE_MS 1
-#define PTY_COALESCE_WAITS 64
+#define PTY_COALESCE_MS 2         /* at most this long per chunk */
 #define PROTO "ss-data"
 #define DC_QUERY "role=publish_subscribe"
 #define CUSTOMER_MSG "This session is encrypted using AWS KMS."
@@ -961,8 +960,9 @@ static int
 pty_read_once(struct worker *w)
 {
 	size_t have = w->carry, hold;
+	int64_t until = -1, left;
 	ssize_t n;
-	int gone = 0, full = 0, waits = 0;
+	int gone = 0, full = 0;
 
 	while (have < w->chunk) {
 		n = read(w->pty.master, w->rbuf + have, w->chunk - have);
@@ -974,11 +974,15 @@ pty_read_once(struct worker *w)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
-		    full && waits++ < PTY_COALESCE_WAITS) {
+		    full) {
 			struct pollfd pf = { w->pty.master, POLLIN, 0 };
 
+			/* the event loop waits too: keep the hold short */
+			if (until < 0)
+				until = now_ms() + PTY_COALESCE_MS;
+			left = until - now_ms();
 			full = 0;
-			if (poll(&pf, 1, PTY_COALESCE_MS) > 0)
+			if (left > 0 && poll(&pf, 1, (int)left) > 0)
 				continue;
 			break;
 		}
