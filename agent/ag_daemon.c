@@ -29,6 +29,7 @@
 #include "dh_log.h"
 #include "dh_mgs.h"
 #include "dh_time.h"
+#include "dh_tls.h"
 #include "dh_uuid.h"
 #include "ss_worker.h"
 
@@ -813,6 +814,12 @@ proto_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			ag_worker_drain(d->worker);
 		return 0;
 	}
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+		/* the process's one trust store (dh_tls), also used by curl */
+		d = lws_context_user(lws_get_context(wsi));
+		return d == NULL || dh_tls_use_store(user, ag_config_ca(&d->cfg,
+		    NULL, d->id.ca_bundle), NULL) != DH_OK;
+	}
 	return ag_ctrl_lws_callback(wsi, (int)reason, user, in, len);
 }
 
@@ -875,9 +882,8 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 	memset(&ci, 0, sizeof(ci));
 	ci.port = CONTEXT_PORT_NO_LISTEN;
 	ci.protocols = protocols;
-	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	ci.client_ssl_ca_filepath = ag_config_ca(&d->cfg, NULL,
-	    d->id.ca_bundle);
+	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS; /* dh_tls store instead */
 	ci.fd_limit_per_thread = 64;
 	ci.user = d;
 	ci.count_threads = 1;
@@ -887,10 +893,11 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 	}
 	d->ctx = lws_create_context(&ci);
 	if (d->ctx == NULL) {
+		const char *ca = ag_config_ca(&d->cfg, NULL, d->id.ca_bundle);
+
 		rc = dh_err_set(err, DH_E_TLS,
 		    "cannot create the event loop (bad CA file %s?)",
-		    ci.client_ssl_ca_filepath != NULL ?
-		    ci.client_ssl_ca_filepath : "(system)");
+		    ca != NULL ? ca : "(system)");
 		goto out;
 	}
 	rc = ag_worker_start(d->http, wake_loop, d->ctx, &d->worker, err);

@@ -2,7 +2,9 @@
 # Session benchmark (issue 4): output throughput of `cat` of a large file
 # through deckhand-agent -> deckhand-gateway -> `deckhand session start`,
 # keystroke echo latency (p50/p99) through the same path, and the session
-# worker's memory, next to raw baselines measured in the same run: the same
+# worker's memory (VmRSS, PSS and private bytes; idle, during the transfer,
+# and with 5 sessions open at once; the agent trusts the system roots plus
+# the gateway's CA, as a host that talks to AWS does), next to raw baselines measured in the same run: the same
 # file through a plain pty (`script` copying it to a file) and through a plain
 # TLS loopback socket.  The throughput run drives the CLI non-interactively
 # (stdin a pipe, stdout a pipe drained with 1 MiB reads) so the harness is not
@@ -28,6 +30,7 @@ from test_session_e2e import Cli                                    # noqa: E402
 BUILD = os.environ["DH_BUILD"]
 SIZE = int(os.environ["BENCH_MIB"]) * 1024 * 1024
 SAMPLES = int(os.environ["BENCH_SAMPLES"])
+MULTI = 5
 
 
 def drain(fd, want, marker=None):
@@ -185,6 +188,13 @@ def main():
     base_pty = raw_pty(big)
     base_tls = raw_tls(tmp)
     gw = Gateway(BUILD, tmp / "gw")
+    # the agent and CLI trust the system roots plus the gateway's CA, as a
+    # host that also talks to AWS does (the roots are most of a TLS
+    # client's heap: see common/dh_tls.h)
+    bundle = tmp / "bundle.pem"
+    bundle.write_bytes(pathlib.Path("/etc/ssl/certs/ca-certificates.crt").read_bytes() +
+                       pathlib.Path(gw.ca).read_bytes())
+    gw.ca = bundle
     agent = None
     try:
         act = gw.aws("ssm", "create-activation", "--iam-role", "SSMServiceRole", "--registration-limit", "1")
@@ -219,9 +229,21 @@ def main():
                     break
             lat.append((time.monotonic() - t0) * 1000)
         cli.send(b"\x15")  # ^U: drop the typed line
-        cli.send("exit\r")
-        cli.read_until(rb"Exiting session", timeout=30)
-        cli.finish()
+        # memory with MULTI sessions open at once: what each one adds
+        more = []
+        for _ in range(MULTI - 1):
+            c = Cli(BUILD, gw, iid)
+            c.read_until(rb"Starting session with SessionId")
+            c.send("echo ready-$((2+2))\r")
+            c.read_until(rb"ready-4")
+            more.append(c)
+        time.sleep(0.5)
+        wpids = [int(p) for p in re.findall(r"worker (\d+) started", log_path.read_text())[-MULTI:]]
+        multi = [mem(p) for p in wpids]
+        for c in more + [cli]:
+            c.send("exit\r")
+            c.read_until(rb"Exiting session", timeout=30)
+            c.finish()
         n, dt, busy_mem = piped_session(gw, iid, big, log_path)
         if n != SIZE:
             raise SystemExit("piped transfer moved %d bytes, expected %d" % (n, SIZE))
@@ -237,6 +259,9 @@ def main():
               % (len(lat), p50, p99))
         print("session worker memory (kB): idle VmRSS %d (anon %d, PSS %d, private %d); during the transfer"
               " VmRSS %d (anon %d, PSS %d, private %d)  (target <= 1024)" % (idle_mem + busy_mem))
+        print("with %d sessions open, per worker (kB, mean): VmRSS %d, PSS %d, private %d"
+              % (MULTI, statistics.mean(m[0] for m in multi), statistics.mean(m[2] for m in multi),
+                 statistics.mean(m[3] for m in multi)))
         print("load average: %s" % open("/proc/loadavg").read().strip())
     finally:
         if agent is not None:

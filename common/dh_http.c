@@ -18,6 +18,7 @@
 
 #include "dh_hash.h"
 #include "dh_log.h"
+#include "dh_tls.h"
 
 #ifndef DH_VERSION
 #define DH_VERSION "0"
@@ -555,6 +556,18 @@ dh_http_client_free(struct dh_http_client *c)
 	free(c);
 }
 
+/* curl calls this with each connection's fresh SSL_CTX: verify against the
+ * process's shared trust store instead of a private copy of the bundle. */
+static CURLcode
+on_ssl_ctx(CURL *h, void *sslctx, void *arg)
+{
+	const struct dh_http_client *c = arg;
+
+	(void)h;
+	return dh_tls_use_store(sslctx, c->ca_file, NULL) == DH_OK ?
+	    CURLE_OK : CURLE_SSL_CACERT_BADFILE;
+}
+
 static size_t
 on_body(char *p, size_t size, size_t nmemb, void *arg)
 {
@@ -711,11 +724,12 @@ setup(struct dh_http_client *c, const struct dh_http_request *req,
 	SETOPT(CURLOPT_SSL_VERIFYHOST, 2L);
 	SETOPT(CURLOPT_PROXY_SSL_VERIFYPEER, 1L);
 	SETOPT(CURLOPT_PROXY_SSL_VERIFYHOST, 2L);
-	if (c->ca_file != NULL) {
-		SETOPT(CURLOPT_CAINFO, c->ca_file);
-		SETOPT(CURLOPT_CAPATH, (char *)NULL);
-		SETOPT(CURLOPT_PROXY_CAINFO, c->ca_file);
-	}
+	SETOPT(CURLOPT_CAINFO, (char *)NULL);
+	SETOPT(CURLOPT_CAPATH, (char *)NULL);
+	SETOPT(CURLOPT_PROXY_CAINFO, (char *)NULL);
+	SETOPT(CURLOPT_PROXY_CAPATH, (char *)NULL);
+	SETOPT(CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+	SETOPT(CURLOPT_SSL_CTX_DATA, c);
 	if (c->proxy != NULL)
 		SETOPT(CURLOPT_PROXY, c->proxy);
 	if (c->no_proxy != NULL)

@@ -30,6 +30,7 @@
 #include "dh_enc.h"
 #include "dh_hash.h"
 #include "dh_time.h"
+#include "dh_tls.h"
 
 #define READ_CHUNK (256u * 1024)
 #define HDR_MAX (16u * 1024)   /* upgrade response headers */
@@ -268,11 +269,9 @@ tls_start(struct dh_wsc *c, const struct dh_wsc_cfg *cfg, int64_t deadline,
 		return dh_err_set(err, DH_E_TLS, "SSL_CTX_new failed");
 	(void)SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
-	if (cfg->ca_file != NULL ?
-	    SSL_CTX_load_verify_locations(c->ctx, cfg->ca_file, NULL) != 1 :
-	    SSL_CTX_set_default_verify_paths(c->ctx) != 1)
-		return dh_err_set(err, DH_E_TLS, "cannot load CA bundle %s",
-		    cfg->ca_file != NULL ? cfg->ca_file : "(system)");
+	r = dh_tls_use_store(c->ctx, cfg->ca_file, err);
+	if (r != DH_OK)
+		return r;
 	c->ssl = SSL_new(c->ctx);
 	if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1)
 		return dh_err_set(err, DH_E_TLS, "SSL_new failed");

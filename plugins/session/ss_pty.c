@@ -190,6 +190,18 @@ write_sudoers(struct dh_err *err)
 	return rc;
 }
 
+void
+ss_pty_preload_nss(void)
+{
+	struct passwd pw, *res;
+	char buf[4096];
+	gid_t groups[8];
+	int n = 8;
+
+	(void)getpwnam_r(SS_PTY_DEFAULT_USER, &pw, buf, sizeof(buf), &res);
+	(void)getgrouplist(SS_PTY_DEFAULT_USER, 0, groups, &n);
+}
+
 int
 ss_pty_ensure_ssm_user(int sudo, int *created, struct dh_err *err)
 {

@@ -99,6 +99,11 @@ int ss_pty_choose_user(int am_root, int run_as_enabled,
 int ss_pty_user_lookup(const char *name, int allow_root, struct ss_pty_user *u,
     struct dh_err *err);
 
+/* Load the account-lookup (NSS) modules into the calling long-lived
+ * process, doing the lookups a worker does, so that forked workers share
+ * the loaded modules instead of each loading a private copy. */
+void ss_pty_preload_nss(void);
+
 /* Make sure SS_PTY_DEFAULT_USER exists: when missing, run
  * `useradd -m ssm-user` and, only if sudo is set, write SS_PTY_SUDOERS_FILE
  * (0440) granting it NOPASSWD sudo.  *created reports a new account. */

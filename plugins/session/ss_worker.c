@@ -29,6 +29,7 @@
 #include "dh_mgsrel.h"
 #include "dh_sigv4.h"
 #include "dh_time.h"
+#include "dh_tls.h"
 #include "dh_uuid.h"
 #include "dh_wsq.h"
 #include "ss_handshake.h"
@@ -402,6 +403,7 @@ ss_worker_mgr_new(const struct ss_worker_env *env, ss_worker_send_fn send,
 	m->arg = arg;
 	for (i = 0; i < SS_WORKER_MAX; i++)
 		m->slots[i].fd = -1;
+	ss_pty_preload_nss();
 	*out = m;
 	return DH_OK;
 }
@@ -2022,6 +2024,12 @@ worker_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	struct worker *w = wsi != NULL ? lws_get_opaque_user_data(wsi) : NULL;
 	char why[200];
 
+	if (reason == LWS_CALLBACK_OPENSSL_LOAD_EXTRA_CLIENT_VERIFY_CERTS) {
+		/* the agent's trust store, shared copy-on-write */
+		w = lws_context_user(lws_get_context(wsi));
+		return w == NULL || dh_tls_use_store(user, w->env->ca_file,
+		    NULL) != DH_OK;
+	}
 	if (w == NULL)
 		return 0;
 	switch (reason) {
@@ -2234,8 +2242,9 @@ setup(struct worker *w, struct dh_err *err)
 	memset(&ci, 0, sizeof(ci));
 	ci.port = CONTEXT_PORT_NO_LISTEN;
 	ci.protocols = w_protocols;
-	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-	ci.client_ssl_ca_filepath = w->env->ca_file;
+	ci.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT |
+	    LWS_SERVER_OPTION_DISABLE_OS_CA_CERTS; /* dh_tls store instead */
+	ci.user = w;
 	ci.fd_limit_per_thread = 16;
 	ci.count_threads = 1;
 	if (w->env->proxy_addr != NULL && w->env->proxy_addr[0] != '\0') {

@@ -1,0 +1,122 @@
+/*
+ * dh_tls: the process-wide cache of X509 trust stores, one per CA file
+ * (see dh_tls.h).  A handful of distinct files is all a process ever uses
+ * (the configured CA, or the system default), so the cache is a small table
+ * scanned linearly under one mutex.
+ */
+#include "dh_tls.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509_vfy.h>
+
+#define TLS_CACHE_MAX 4
+
+struct entry {
+	char *path;         /* "" = default paths */
+	X509_STORE *store;  /* the cache's reference */
+};
+
+static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t g_once = PTHREAD_ONCE_INIT;
+static struct entry g_cache[TLS_CACHE_MAX];
+
+static void
+fork_lock(void)
+{
+	pthread_mutex_lock(&g_lock);
+}
+
+static void
+fork_unlock(void)
+{
+	pthread_mutex_unlock(&g_lock);
+}
+
+static void
+register_atfork(void)
+{
+	(void)pthread_atfork(fork_lock, fork_unlock, fork_unlock);
+}
+
+/* A fresh store loaded from path ("" = default paths); NULL on failure. */
+static X509_STORE *
+load(const char *path)
+{
+	X509_STORE *st = X509_STORE_new();
+
+	if (st == NULL)
+		return NULL;
+	if ((path[0] != '\0' ? X509_STORE_load_file(st, path) :
+	    X509_STORE_set_default_paths(st)) != 1) {
+		X509_STORE_free(st);
+		return NULL;
+	}
+	return st;
+}
+
+int
+dh_tls_store(const char *ca_file, X509_STORE **out, struct dh_err *err)
+{
+	const char *path = ca_file != NULL ? ca_file : "";
+	struct entry *e = NULL;
+	X509_STORE *st = NULL;
+	int i, rc = DH_OK;
+
+	*out = NULL;
+	(void)pthread_once(&g_once, register_atfork);
+	pthread_mutex_lock(&g_lock);
+	for (i = 0; i < TLS_CACHE_MAX && g_cache[i].path != NULL; i++)
+		if (strcmp(g_cache[i].path, path) == 0) {
+			e = &g_cache[i];
+			break;
+		}
+	if (e == NULL) {
+		ERR_clear_error();
+		st = load(path);
+		if (st == NULL) {
+			rc = dh_err_set(err, DH_E_TLS,
+			    "cannot load CA bundle %s", path[0] != '\0' ?
+			    path : "(system)");
+			goto done;
+		}
+		if (i == TLS_CACHE_MAX) {
+			/* more distinct files than slots: an uncached store */
+			*out = st;
+			goto done;
+		}
+		g_cache[i].path = strdup(path);
+		if (g_cache[i].path == NULL) {
+			X509_STORE_free(st);
+			rc = dh_err_set(err, DH_E_NOMEM, "out of memory");
+			goto done;
+		}
+		g_cache[i].store = st;
+		e = &g_cache[i];
+	}
+	if (X509_STORE_up_ref(e->store) != 1) {
+		rc = dh_err_set(err, DH_E_TLS, "X509_STORE_up_ref failed");
+		goto done;
+	}
+	*out = e->store;
+done:
+	pthread_mutex_unlock(&g_lock);
+	return rc;
+}
+
+int
+dh_tls_use_store(SSL_CTX *ctx, const char *ca_file, struct dh_err *err)
+{
+	X509_STORE *st;
+	int rc;
+
+	rc = dh_tls_store(ca_file, &st, err);
+	if (rc != DH_OK)
+		return rc;
+	SSL_CTX_set1_cert_store(ctx, st);
+	X509_STORE_free(st);
+	return DH_OK;
+}

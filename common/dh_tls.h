@@ -1,0 +1,34 @@
+/*
+ * dh_tls: one X509 trust store per process and CA file, shared by every TLS
+ * client in it (libcurl connections, libwebsockets vhosts, dh_wsc).
+ *
+ * Loading a CA file into an OpenSSL store parses every certificate: the
+ * Debian system bundle (about 140 roots) costs about 0.86 MB of heap per
+ * store.  libcurl builds a store per easy handle and libwebsockets one per
+ * client context, so a session worker that talks to ssmmessages, KMS, Logs
+ * and S3 used to carry three copies (2.7 MB of private heap) of the same
+ * roots.  With dh_tls the agent loads the store once, and the workers it
+ * forks share those pages copy-on-write.
+ *
+ * Ownership: the cache owns its stores for the life of the process;
+ * dh_tls_store hands out a new reference that the caller frees with
+ * X509_STORE_free.  The cache is thread-safe and fork-safe (its lock is
+ * taken around fork by a pthread_atfork handler).
+ */
+#ifndef DH_TLS_H
+#define DH_TLS_H
+
+#include <openssl/ssl.h>
+
+#include "dh_err.h"
+
+/* The shared store for ca_file (NULL or "" = OpenSSL's default paths,
+ * which honour SSL_CERT_FILE / SSL_CERT_DIR), loaded on first use; *out is
+ * a new reference.  DH_E_TLS when the file cannot be loaded. */
+int dh_tls_store(const char *ca_file, X509_STORE **out, struct dh_err *err);
+
+/* Make ctx verify against the shared store for ca_file (replacing
+ * whatever store it had).  DH_E_TLS when the file cannot be loaded. */
+int dh_tls_use_store(SSL_CTX *ctx, const char *ca_file, struct dh_err *err);
+
+#endif
