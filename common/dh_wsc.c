@@ -268,6 +268,11 @@ tls_start(struct dh_wsc *c, const struct dh_wsc_cfg *cfg, int64_t deadline,
 	if (c->ctx == NULL)
 		return dh_err_set(err, DH_E_TLS, "SSL_CTX_new failed");
 	(void)SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+	/* bulk reads: one read(2) takes up to 64 KiB of records instead of
+	 * two calls (header, body) per 16 KiB record; dh_wsc_read drains
+	 * until SSL_read wants the socket, so nothing waits in the buffer */
+	SSL_CTX_set_read_ahead(c->ctx, 1);
+	SSL_CTX_set_default_read_buffer_len(c->ctx, 64 * 1024);
 	SSL_CTX_set_verify(c->ctx, SSL_VERIFY_PEER, NULL);
 	r = dh_tls_use_store(c->ctx, cfg->ca_file, err);
 	if (r != DH_OK)

@@ -1,7 +1,8 @@
 /*
  * Unit tests for dh_wsq: the RFC 6455 section 5.7 masked "Hello" vector,
  * header lengths at the 125/126/65535/65536 boundaries (table), masking of
- * every length 0..70 against a byte-wise reference, short destination
+ * every length 0..200 (the 32-, 8- and 1-byte steps and their tails)
+ * against a byte-wise reference, short destination
  * buffers, and queue order, front pushes, byte accounting and fresh masks.
  */
 #include <setjmp.h>
@@ -74,16 +75,18 @@ test_lengths(void **state)
 static void
 test_mask_every_length(void **state)
 {
-	unsigned char in[80], out[80 + DH_WSQ_HDR_MAX];
-	size_t n, j, len;
+	unsigned char in[200], out[200 + DH_WSQ_HDR_MAX];
+	size_t n, j, len, h;
 
 	for (j = 0; j < sizeof(in); j++)
-		in[j] = (unsigned char)(0xa5 ^ j);
-	for (n = 0; n <= 70; n++) {
+		in[j] = (unsigned char)(0xa5 ^ (j * 13));
+	for (n = 0; n <= sizeof(in); n++) {
+		h = n < 126 ? 6 : 8;
 		assert_int_equal(dh_wsq_encode(out, sizeof(out), DH_WSQ_BINARY, MASK, in, n,
 		    &len), DH_OK);
+		assert_int_equal(len, h + n);
 		for (j = 0; j < n; j++)
-			assert_int_equal(out[6 + j], in[j] ^ MASK[j & 3]);
+			assert_int_equal(out[h + j], in[j] ^ MASK[j & 3]);
 	}
 }
 
