@@ -8,7 +8,9 @@
  * client context, so a session worker that talks to ssmmessages, KMS, Logs
  * and S3 used to carry three copies (2.7 MB of private heap) of the same
  * roots.  With dh_tls the agent loads the store once, and the workers it
- * forks share those pages copy-on-write.
+ * forks share those pages copy-on-write.  A store is loaded once per
+ * process: a changed CA file takes effect when the process restarts (curl's
+ * own CA cache keeps a bundle for 24 h; libwebsockets loads it once).
  *
  * Ownership: the cache owns its stores for the life of the process;
  * dh_tls_store hands out a new reference that the caller frees with
