@@ -21,6 +21,11 @@ cloudWatchLogGroupName, cloudWatchStreamingEnabled).
     line output and again during an 8 MiB cat: the CLI resumes each time,
     lines arrive once and in order, the cat's bytes hash like the file, a
     line typed while disconnected runs once;
+  - CloudWatch Logs unreachable for a while (the agent's logs endpoint is
+    a forwarder that drops and refuses connections): keystrokes and output
+    go on, nothing reaches the log stream during the outage, and after it
+    the backlog ships: every line once and in order in CloudWatch, and the
+    S3 transcript verifies;
   - the agent worker's data-channel websocket cut the same way (the agent's
     ssmmessages endpoint is a forwarder; only connections opened after the
     control channel are cut): the worker reconnects and the session goes
@@ -96,6 +101,7 @@ class Forwarder:
         self.accepted = 0
         self.mark_at = 0
         self.stopped = False
+        self.down = False        # outage: new connections are closed at once
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -110,6 +116,9 @@ class Forwarder:
             threading.Thread(target=self._serve, args=(serial, c), daemon=True).start()
 
     def _serve(self, serial, c):
+        if self.down:
+            c.close()
+            return
         deadline = time.time() + self.hold_s
         while True:
             try:
@@ -144,6 +153,12 @@ class Forwarder:
                     pass
                 s.close()
         return len(cut)
+
+    def outage(self, on):
+        """Start (cut everything, refuse new connections) or end an outage."""
+        self.down = on
+        if on:
+            self.cut()
 
     def stop(self):
         self.stopped = True
@@ -523,6 +538,58 @@ def test_agent_data_channel_cut_continues(build, gw, tmp_path):
         assert len(re.findall(r"session %s: data channel open again" % re.escape(sid), log)) == 2, log[-3000:]
         # Only the data channel was cut: the control channel opened once.
         assert len(re.findall(r"control channel: open", log)) == 1, log[-3000:]
+    finally:
+        _stop_agent(a)
+        fwd.stop()
+
+
+def test_logs_outage_keystrokes_continue_backlog_ships(build, gw, tmp_path):
+    gateway = gw["gw"]
+    _audit_doc(gateway, tmp_path)
+    fwd = Forwarder(gateway.port)
+    a = _start_agent(build, gateway, tmp_path, DECKHAND_ENDPOINTS_LOGS=fwd.url)
+    typed, n = 20, 2000
+    try:
+        cli = Cli(build, gateway, a["iid"], extra=("--document-name", DOC))
+        try:
+            sid = cli.read_until(rb"Starting session with SessionId: (\S+)").group(1).decode()
+            cli.read_until(rb"\$ ", timeout=30)
+            cli.send("echo before-$((6*7))\r")
+            cli.read_until(rb"before-42")
+            assert "before-42" in _wait_cw(gateway, sid, "before-42"), a["log"].read_text()[-3000:]
+            fwd.outage(True)
+            for i in range(typed):
+                cli.send("echo typed-$((%d+1000))\r" % i)
+                cli.read_until(rb"\ntyped-%d\r" % (1000 + i))
+            cli.send("seq -f 'out-%%g' 1 %d\r" % n)
+            cli.read_until(rb"\nout-%d\r" % n)
+            assert _wait_log(a["log"], r"transcripts: .*(PutLogEvents|CreateLogStream).*\(retrying\)",
+                             timeout=30), \
+                a["log"].read_text()[-3000:]
+            assert "typed-" not in _cw_text(gateway, sid)
+            fwd.outage(False)
+            cli.send("echo after-$((7*7))\r")
+            cli.read_until(rb"after-49")
+            data = _wait_cw(gateway, sid, "after-49", timeout=90)
+            assert "after-49" in data, a["log"].read_text()[-3000:]
+            assert [int(x) for x in re.findall(r"(?m)^typed-(\d+)$", data)] == \
+                list(range(1000, 1000 + typed)), data[-3000:]
+            assert [int(x) for x in re.findall(r"(?m)^out-(\d+)$", data)] == list(range(1, n + 1))
+            assert data.count("before-42\n") == 1
+            cli.send("exit\r")
+            cli.read_until(rb"Exiting session with sessionId", timeout=30)
+        finally:
+            rc = cli.finish()
+        assert rc == 0, bytes(cli.buf[-2000:])
+        objs = _wait_transcript(gateway, sid, tmp_path)
+        assert set(objs) == {".log", ".cast.gz", ".dtr"}, (objs, a["log"].read_text()[-3000:])
+        text = objs[".log"].read_text(errors="replace")
+        assert [int(x) for x in re.findall(r"(?m)^out-(\d+)\r?$", text)] == list(range(1, n + 1))
+        ver = subprocess.run([str(pathlib.Path(build) / "deckhand"), "transcript", "verify",
+                              str(objs[".dtr"])], capture_output=True, text=True,
+                             env=hermetic_env(), timeout=60)
+        assert ver.returncode == 0, ver.stdout + ver.stderr
+        assert "gaps: 0 (0 bytes dropped)" in ver.stdout and "seal: present" in ver.stdout, ver.stdout
     finally:
         _stop_agent(a)
         fwd.stop()
