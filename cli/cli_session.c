@@ -20,6 +20,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "cli_creds.h"
 #include "dh_aws.h"
 #include "dh_buf.h"
 #include "dh_enc.h"
@@ -169,6 +170,28 @@ home_path(const char *env, const char *rel, char *out, size_t outsz)
 	    -1;
 }
 
+/* Read key from the profile's section of the config file (sections are
+ * "default" and "profile NAME" there). */
+static void
+config_get(const struct dh_buf *cfg, const char *profile, const char *key,
+    char *out, size_t outsz)
+{
+	char section[300];
+
+	if (cfg->len == 0)
+		return;
+	if (strcmp(profile, "default") == 0)
+		snprintf(section, sizeof(section), "default");
+	else
+		snprintf(section, sizeof(section), "profile %s", profile);
+	(void)cli_session_ini_get((const char *)cfg->d, cfg->len, section, key,
+	    out, outsz);
+}
+
+/* Credentials as botocore finds them: environment (unless --profile),
+ * the shared credentials file, the profile's credential_process, then keys
+ * in the config file.  Region: --region, AWS_REGION, AWS_DEFAULT_REGION,
+ * the profile's region. */
 static int
 load_creds(const struct opts *o, struct creds *c)
 {
@@ -177,8 +200,11 @@ load_creds(const struct opts *o, struct creds *c)
 	const char *st = getenv("AWS_SESSION_TOKEN");
 	const char *profile = o->profile;
 	const char *r;
-	char path[1024], section[300];
-	struct dh_buf f;
+	char path[1024], proc[2048] = "";
+	struct cli_creds_keys keys;
+	struct dh_buf f, cfg;
+	struct dh_err e;
+	int rc = -1;
 
 	memset(c, 0, sizeof(*c));
 	if (profile == NULL || profile[0] == '\0')
@@ -186,21 +212,60 @@ load_creds(const struct opts *o, struct creds *c)
 	if (profile == NULL || profile[0] == '\0')
 		profile = "default";
 	dh_buf_init_secret(&f, FILE_MAX);
+	dh_buf_init_secret(&cfg, FILE_MAX);
+	if (home_path("AWS_CONFIG_FILE", ".aws/config", path,
+	    sizeof(path)) != 0 || read_file(path, &cfg) != DH_OK)
+		dh_buf_reset(&cfg);
 	if (o->profile == NULL && ak != NULL && ak[0] != '\0' && sk != NULL &&
 	    sk[0] != '\0') {
 		snprintf(c->access, sizeof(c->access), "%s", ak);
 		snprintf(c->secret, sizeof(c->secret), "%s", sk);
 		snprintf(c->token, sizeof(c->token), "%s", st != NULL ? st : "");
-	} else if (home_path("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials",
-	    path, sizeof(path)) == 0 && read_file(path, &f) == DH_OK) {
-		(void)cli_session_ini_get((const char *)f.d, f.len, profile,
-		    "aws_access_key_id", c->access, sizeof(c->access));
-		(void)cli_session_ini_get((const char *)f.d, f.len, profile,
-		    "aws_secret_access_key", c->secret, sizeof(c->secret));
-		(void)cli_session_ini_get((const char *)f.d, f.len, profile,
-		    "aws_session_token", c->token, sizeof(c->token));
+	} else {
+		if (home_path("AWS_SHARED_CREDENTIALS_FILE", ".aws/credentials",
+		    path, sizeof(path)) == 0 && read_file(path, &f) == DH_OK) {
+			(void)cli_session_ini_get((const char *)f.d, f.len,
+			    profile, "aws_access_key_id", c->access,
+			    sizeof(c->access));
+			(void)cli_session_ini_get((const char *)f.d, f.len,
+			    profile, "aws_secret_access_key", c->secret,
+			    sizeof(c->secret));
+			(void)cli_session_ini_get((const char *)f.d, f.len,
+			    profile, "aws_session_token", c->token,
+			    sizeof(c->token));
+			(void)cli_session_ini_get((const char *)f.d, f.len,
+			    profile, "credential_process", proc, sizeof(proc));
+		}
+		if (c->access[0] == '\0' || c->secret[0] == '\0') {
+			if (proc[0] == '\0')
+				config_get(&cfg, profile, "credential_process",
+				    proc, sizeof(proc));
+			if (proc[0] != '\0') {
+				dh_err_clear(&e);
+				if (cli_creds_process(proc, dh_time_now(), &keys,
+				    &e) != DH_OK) {
+					fprintf(stderr, "deckhand: profile %s: "
+					    "%s\n", profile, e.msg);
+					goto out;
+				}
+				snprintf(c->access, sizeof(c->access), "%s",
+				    keys.access);
+				snprintf(c->secret, sizeof(c->secret), "%s",
+				    keys.secret);
+				snprintf(c->token, sizeof(c->token), "%s",
+				    keys.token);
+				dh_wipe(&keys, sizeof(keys));
+			}
+		}
+		if (c->access[0] == '\0' || c->secret[0] == '\0') {
+			config_get(&cfg, profile, "aws_access_key_id",
+			    c->access, sizeof(c->access));
+			config_get(&cfg, profile, "aws_secret_access_key",
+			    c->secret, sizeof(c->secret));
+			config_get(&cfg, profile, "aws_session_token",
+			    c->token, sizeof(c->token));
+		}
 	}
-	dh_buf_free(&f);
 	r = o->region;
 	if (r == NULL || r[0] == '\0')
 		r = getenv("AWS_REGION");
@@ -208,35 +273,28 @@ load_creds(const struct opts *o, struct creds *c)
 		r = getenv("AWS_DEFAULT_REGION");
 	if (r != NULL && r[0] != '\0')
 		snprintf(c->region, sizeof(c->region), "%s", r);
-	else if (home_path("AWS_CONFIG_FILE", ".aws/config", path,
-	    sizeof(path)) == 0) {
-		dh_buf_init(&f, FILE_MAX);
-		if (read_file(path, &f) == DH_OK) {
-			if (strcmp(profile, "default") == 0)
-				snprintf(section, sizeof(section), "default");
-			else
-				snprintf(section, sizeof(section), "profile %s",
-				    profile);
-			(void)cli_session_ini_get((const char *)f.d, f.len,
-			    section, "region", c->region, sizeof(c->region));
-		}
-		dh_buf_free(&f);
-	}
+	else
+		config_get(&cfg, profile, "region", c->region,
+		    sizeof(c->region));
 	if (c->access[0] == '\0' || c->secret[0] == '\0') {
 		fprintf(stderr, "deckhand: no AWS credentials (set"
 		    " AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or configure"
 		    " profile %s)\n", profile);
-		return -1;
+		goto out;
 	}
 	if (c->region[0] == '\0') {
 		fprintf(stderr, "deckhand: no region (use --region or"
 		    " AWS_REGION)\n");
-		return -1;
+		goto out;
 	}
 	(void)dh_log_secret_add(c->secret);
 	if (c->token[0] != '\0')
 		(void)dh_log_secret_add(c->token);
-	return 0;
+	rc = 0;
+out:
+	dh_buf_free(&cfg);
+	dh_buf_free(&f);
+	return rc;
 }
 
 /* ----------------------------------------------------------- terminal */

@@ -368,6 +368,59 @@ def test_encryption_checks_before_the_shell(build, gateway, agent, tmp_path):
     assert rc == 0
 
 
+def test_profile_credential_process(build, gateway, agent, tmp_path):
+    """`--profile P` whose credentials come from credential_process (as SSO
+    helpers and aws-vault provide them): the same config works for Debian's
+    aws CLI v2 (botocore runs the process too) and for `deckhand session
+    start`; expired process credentials are refused with a clear message."""
+    import configparser
+    cp = configparser.ConfigParser()
+    cp.read(gateway.state / "admin.credentials")
+    ak, sk = cp["default"]["aws_access_key_id"], cp["default"]["aws_secret_access_key"]
+    calls = tmp_path / "calls"
+    helper = tmp_path / "creds helper.py"     # a space: the line is split like shlex
+    helper.write_text(
+        "import json, sys\n"
+        "open(%r, 'a').write('x')\n"
+        "exp = '2020-01-01T00:00:00Z' if sys.argv[1] == 'old' else '2999-01-01T00:00:00Z'\n"
+        "print(json.dumps({'Version': 1, 'AccessKeyId': %r, 'SecretAccessKey': %r,"
+        " 'Expiration': exp}))\n" % (str(calls), ak, sk))
+    cfg = tmp_path / "config"
+    cfg.write_text("[profile ops]\nregion = %s\ncredential_process = /usr/bin/python3 '%s' fresh\n"
+                   "[profile stale]\nregion = %s\ncredential_process = /usr/bin/python3 '%s' old\n"
+                   % (REGION, helper, REGION, helper))
+    env = {"AWS_CONFIG_FILE": str(cfg), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+           "AWS_REGION": ""}
+    peer_env = gateway.aws_env()
+    peer_env.update(env)
+    del peer_env["AWS_REGION"]    # the profile's region, for both clients
+    out = subprocess.run(["/usr/bin/aws", "--endpoint-url", gateway.url, "--profile", "ops",
+                          "ssm", "describe-instance-information", "--output", "json"],
+                         env=peer_env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert agent["iid"] in out.stdout
+    peer_calls = len(calls.read_text())
+    cli = Cli(build, gateway, agent["iid"], extra=("--profile", "ops"), env_extra=env)
+    try:
+        cli.read_until(rb"Starting session with SessionId")
+        cli.send("echo via-process-$((6*6))\r")
+        cli.read_until(rb"via-process-36")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+    assert len(calls.read_text()) > peer_calls
+    stale_env = dict(peer_env)
+    stale = subprocess.run([str(pathlib.Path(build) / "deckhand"), "session", "start", "--target",
+                            agent["iid"], "--endpoint-url", gateway.url, "--profile", "stale"],
+                           env=stale_env, capture_output=True, text=True, timeout=60,
+                           stdin=subprocess.DEVNULL)
+    assert stale.returncode != 0
+    assert "profile stale" in stale.stderr and "expired" in stale.stderr, stale.stderr
+    assert sk not in stale.stderr + stale.stdout
+
+
 @pytest.mark.gateway_args("--session-minute-ms", "1000")
 def test_idle_timeout_and_max_duration_end_sessions(build, gateway, agent, tmp_path):
     """With the gateway's session minute shortened to 1 s: a session left
