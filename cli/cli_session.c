@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli_creds.h"
+#include "cli_plugin.h"
 #include "dh_aws.h"
 #include "dh_buf.h"
 #include "dh_enc.h"
@@ -1120,9 +1121,13 @@ setup(struct client *c)
 	else
 		snprintf(c->ssm_url, sizeof(c->ssm_url),
 		    "https://ssm.%s.amazonaws.com", c->cr.region);
+	/* KMS: AWS_ENDPOINT_URL_KMS, else a gateway's own endpoint (it
+	 * serves KMS too), else the region's; an AWS SSM endpoint (the aws CLI
+	 * always hands the plugin one) is not a KMS endpoint */
 	if (kms != NULL && kms[0] != '\0')
 		snprintf(c->kms_url, sizeof(c->kms_url), "%s", kms);
-	else if (c->o.endpoint != NULL)
+	else if (c->o.endpoint != NULL &&
+	    strstr(c->o.endpoint, ".amazonaws.com") == NULL)
 		snprintf(c->kms_url, sizeof(c->kms_url), "%s", c->o.endpoint);
 	else
 		snprintf(c->kms_url, sizeof(c->kms_url),
@@ -1153,59 +1158,56 @@ setup(struct client *c)
 	return 0;
 }
 
-static int
-session_start(int argc, char **argv)
+static struct client *
+client_new(void)
 {
-	static const struct option lo[] = {
-		{ "target", required_argument, NULL, 't' },
-		{ "endpoint-url", required_argument, NULL, 'e' },
-		{ "profile", required_argument, NULL, 'p' },
-		{ "region", required_argument, NULL, 'r' },
-		{ "document-name", required_argument, NULL, 'd' },
-		{ "parameters", required_argument, NULL, 'P' },
-		{ "reason", required_argument, NULL, 'R' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct sigaction sa;
-	sigset_t block, waitmask;
-	struct client *c;
-	int ch, code = 1;
+	struct client *c = calloc(1, sizeof(*c));
 
-	c = calloc(1, sizeof(*c));
 	if (c == NULL)
-		return 1;
+		return NULL;
 	dh_wsq_init(&c->outq, 0, 0);
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		switch (ch) {
-		case 't': c->o.target = optarg; break;
-		case 'e': c->o.endpoint = optarg; break;
-		case 'p': c->o.profile = optarg; break;
-		case 'r': c->o.region = optarg; break;
-		case 'd': c->o.document = optarg; break;
-		case 'P': c->o.parameters = optarg; break;
-		case 'R': c->o.reason = optarg; break;
-		default:
-			cli_session_usage();
-			free(c);
-			return 2;
-		}
-	}
-	if (optind != argc || c->o.target == NULL) {
-		cli_session_usage();
-		free(c);
-		return 2;
-	}
 	dh_buf_init_secret(&c->token, TOKEN_MAX + 1);
 	dh_buf_init(&c->sbuf, FRAME_MAX);
 	c->ibuf = malloc(IN_CHUNK);
-	if (c->ibuf == NULL || load_creds(&c->o, &c->cr) != 0 ||
-	    setup(c) != 0 || ssm_call(c, 0) != 0)
-		goto out;
+	if (c->ibuf == NULL) {
+		dh_buf_free(&c->token);
+		dh_buf_free(&c->sbuf);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+client_free(struct client *c)
+{
+	term_restore();
+	if (c->ws != NULL)
+		flush(c);
+	dh_wsc_free(c->ws);
+	outq_clear(c);
+	dh_mgsrel_free(c->rel);
+	dh_http_client_free(c->http);
+	ss_kms_clear(&c->kms);
+	dh_buf_free(&c->token);
+	dh_buf_free(&c->sbuf);
+	dh_wipe(&c->cr, sizeof(c->cr));
+	free(c->ibuf);
+	free(c);
+}
+
+/* The data channel of a started session (sid, stream_url and token set):
+ * the process exit status. */
+static int
+session_run(struct client *c)
+{
+	struct sigaction sa;
+	sigset_t block, waitmask;
+
 	if (parse_stream_url(c) != 0) {
 		fprintf(stderr, "deckhand: unusable StreamUrl %.200s\n",
 		    c->stream_url);
-		goto out;
+		return 1;
 	}
 	printf("\nStarting session with SessionId: %s\n", c->sid);
 	fflush(stdout);
@@ -1230,21 +1232,101 @@ session_start(int argc, char **argv)
 	term_restore();
 	if (g_term && !c->finish)
 		fprintf(stderr, "\ndeckhand: interrupted\n");
-	code = c->finish ? c->exit_code : 1;
+	return c->finish ? c->exit_code : 1;
+}
+
+static int
+session_start(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "target", required_argument, NULL, 't' },
+		{ "endpoint-url", required_argument, NULL, 'e' },
+		{ "profile", required_argument, NULL, 'p' },
+		{ "region", required_argument, NULL, 'r' },
+		{ "document-name", required_argument, NULL, 'd' },
+		{ "parameters", required_argument, NULL, 'P' },
+		{ "reason", required_argument, NULL, 'R' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct client *c;
+	int ch, code = 1;
+
+	c = client_new();
+	if (c == NULL)
+		return 1;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case 't': c->o.target = optarg; break;
+		case 'e': c->o.endpoint = optarg; break;
+		case 'p': c->o.profile = optarg; break;
+		case 'r': c->o.region = optarg; break;
+		case 'd': c->o.document = optarg; break;
+		case 'P': c->o.parameters = optarg; break;
+		case 'R': c->o.reason = optarg; break;
+		default:
+			cli_session_usage();
+			client_free(c);
+			return 2;
+		}
+	}
+	if (optind != argc || c->o.target == NULL) {
+		cli_session_usage();
+		client_free(c);
+		return 2;
+	}
+	if (load_creds(&c->o, &c->cr) == 0 && setup(c) == 0 &&
+	    ssm_call(c, 0) == 0)
+		code = session_run(c);
+	client_free(c);
+	return code;
+}
+
+int
+cli_session_plugin(int argc, char **argv)
+{
+	struct cli_plugin_args a;
+	enum cli_plugin_op op;
+	struct client *c;
+	struct dh_err e;
+	int code = 1;
+
+	dh_err_clear(&e);
+	if (cli_plugin_parse(argc, argv, &op, &a, &e) != DH_OK) {
+		fprintf(stderr, "%s\n", e.msg);
+		return 1;
+	}
+	if (op == CLI_PLUGIN_INSTALLED) {
+		printf("\nThe Session Manager plugin was installed successfully."
+		    " Use the AWS CLI to start a session.\n\n");
+		return 0;
+	}
+	if (op == CLI_PLUGIN_VERSION) {
+		printf("%s\n", DH_VERSION);
+		return 0;
+	}
+	c = client_new();
+	if (c == NULL)
+		goto out;
+	c->o.target = a.target;
+	c->o.endpoint = a.endpoint[0] != '\0' ? a.endpoint : NULL;
+	c->o.profile = a.profile[0] != '\0' ? a.profile : NULL;
+	c->o.region = a.region;
+	snprintf(c->sid, sizeof(c->sid), "%s", a.session_id);
+	snprintf(c->stream_url, sizeof(c->stream_url), "%s", a.stream_url);
+	if (strlen(a.session_id) >= sizeof(c->sid) ||
+	    strlen(a.stream_url) >= sizeof(c->stream_url) ||
+	    strlen(a.token) > TOKEN_MAX ||
+	    dh_buf_put_str(&c->token, a.token) != DH_OK) {
+		fprintf(stderr, "deckhand: StartSession response too large\n");
+		goto out;
+	}
+	if (load_creds(&c->o, &c->cr) == 0 && setup(c) == 0)
+		code = session_run(c);
 out:
-	term_restore();
-	if (c->ws != NULL)
-		flush(c);
-	dh_wsc_free(c->ws);
-	outq_clear(c);
-	dh_mgsrel_free(c->rel);
-	dh_http_client_free(c->http);
-	ss_kms_clear(&c->kms);
-	dh_buf_free(&c->token);
-	dh_buf_free(&c->sbuf);
-	dh_wipe(&c->cr, sizeof(c->cr));
-	free(c->ibuf);
-	free(c);
+	if (c != NULL)
+		client_free(c);
+	dh_wipe(&a, sizeof(a));
 	return code;
 }
 

@@ -27,6 +27,11 @@
  * 0 session ended normally, 1 failure, 2 usage error. */
 int cli_session_main(int argc, char **argv);
 
+/* Run as session-manager-plugin (argv[0] is that name): the aws CLI's
+ * `ssm start-session` hands over the started session (see cli_plugin.h);
+ * process exit status as for cli_session_main. */
+int cli_session_plugin(int argc, char **argv);
+
 /* Print the session usage text to stdout. */
 void cli_session_usage(void);
 

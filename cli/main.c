@@ -45,8 +45,13 @@ usage(FILE *f)
 int
 main(int argc, char **argv)
 {
+	const char *base;
 	size_t i;
 
+	base = argc > 0 ? strrchr(argv[0], '/') : NULL;
+	base = base != NULL ? base + 1 : argc > 0 ? argv[0] : "";
+	if (strcmp(base, "session-manager-plugin") == 0)
+		return cli_session_plugin(argc, argv);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -16,6 +16,12 @@ if [ "$WHAT" = all ] || [ "$WHAT" = agent ]; then
 	fi
 	if [ -x "$BUILD/deckhand" ]; then
 		inst 0755 "$BUILD/deckhand" "$PREFIX/bin/deckhand"
+		# `aws ssm start-session` runs session-manager-plugin from PATH;
+		# this link (off PATH, so a real plugin is never shadowed) lets
+		# operators put deckhand in its place
+		install -d -m 0755 "$DESTDIR$PREFIX/lib/deckhand"
+		ln -sfn "$PREFIX/bin/deckhand" \
+		    "$DESTDIR$PREFIX/lib/deckhand/session-manager-plugin"
 	fi
 	if [ ! -e "$DESTDIR/etc/deckhand/agent.json" ]; then
 		inst 0644 "$ROOT/packaging/agent.json" /etc/deckhand/agent.json

@@ -28,6 +28,8 @@ def test_install_layout(build, tmp_path):
         p = tmp_path / rel
         assert p.is_file(), rel
         assert stat.S_IMODE(p.stat().st_mode) == mode, rel
+    link = tmp_path / "usr/lib/deckhand/session-manager-plugin"
+    assert os.readlink(link) == "/usr/bin/deckhand"
     st = (tmp_path / "var/lib/deckhand").stat()
     assert stat.S_IMODE(st.st_mode) == 0o700
     # the shipped default config is accepted by the agent's own validator

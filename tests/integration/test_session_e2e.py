@@ -69,14 +69,14 @@ def agent(build, gateway, tmp_path):
 class Cli:
     """`deckhand session start` on a pty we own."""
 
-    def __init__(self, build, gw, target, rows=40, cols=120, extra=(), env_extra=None):
+    def __init__(self, build, gw, target, rows=40, cols=120, extra=(), env_extra=None, argv=None):
         self.master, slave = os.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         env = gw.aws_env()
         env.update(env_extra or {})
         self.proc = subprocess.Popen(
-            [str(pathlib.Path(build) / "deckhand"), "session", "start", "--target", target,
-             "--endpoint-url", gw.url] + list(extra),
+            argv or [str(pathlib.Path(build) / "deckhand"), "session", "start", "--target", target,
+                     "--endpoint-url", gw.url] + list(extra),
             stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
             preexec_fn=lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0))
         os.close(slave)
@@ -419,6 +419,41 @@ def test_profile_credential_process(build, gateway, agent, tmp_path):
     assert stale.returncode != 0
     assert "profile stale" in stale.stderr and "expired" in stale.stderr, stale.stderr
     assert sk not in stale.stderr + stale.stdout
+
+
+def test_aws_cli_start_session_runs_deckhand_as_plugin(build, gateway, agent, tmp_path):
+    """`/usr/bin/aws ssm start-session` (Debian's aws CLI v2, unchanged)
+    against the gateway, with deckhand installed as session-manager-plugin:
+    the aws CLI's StartSession is answered as it expects, it hands the
+    session to deckhand with the plugin's command line, and the shell works
+    end to end, KMS included; the token is blanked from the plugin's argv."""
+    plugdir = tmp_path / "bin"
+    plugdir.mkdir()
+    (plugdir / "session-manager-plugin").symlink_to(pathlib.Path(build).resolve() / "deckhand")
+    env = {"PATH": "%s:%s" % (plugdir, os.environ.get("PATH", "/usr/bin:/bin"))}
+    key = gateway.aws("kms", "create-key", "--description", "plugin test")["KeyMetadata"]["KeyId"]
+    _session_doc(gateway, tmp_path, "deckhand-plugin-kms", {"kmsKeyId": key})
+    for doc in (None, "deckhand-plugin-kms"):
+        argv = ["/usr/bin/aws", "ssm", "start-session", "--target", agent["iid"],
+                "--endpoint-url", gateway.url] + (["--document-name", doc] if doc else [])
+        cli = Cli(build, gateway, agent["iid"], env_extra=env, argv=argv)
+        try:
+            sid = cli.read_until(rb"Starting session with SessionId: (\S+)").group(1).decode()
+            if doc:
+                cli.read_until(rb"This session is encrypted using AWS KMS\.")
+            cli.send("echo via-aws-$((4*4))\r")
+            cli.read_until(rb"via-aws-16")
+            kids = subprocess.run(["pgrep", "-P", str(cli.proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+            assert kids, "the aws CLI runs no plugin"
+            cmdline = pathlib.Path("/proc/%s/cmdline" % kids[0]).read_bytes()
+            assert b"session-manager-plugin" in cmdline and b"TokenValue" not in cmdline, cmdline
+            cli.send("exit\r")
+            cli.read_until(rb"Exiting session with sessionId: %s" % re.escape(sid).encode(), timeout=30)
+        finally:
+            rc = cli.finish()
+        assert rc == 0, bytes(cli.buf[-2000:])
+    assert "kms on" in agent["log"].read_text()
 
 
 @pytest.mark.gateway_args("--session-minute-ms", "1000")
