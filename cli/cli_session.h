@@ -5,7 +5,8 @@
  * Credentials and region are found like the aws CLI does it:
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN, else the
  * profile (--profile, AWS_PROFILE, "default") in AWS_SHARED_CREDENTIALS_FILE
- * or ~/.aws/credentials; region from --region, AWS_REGION,
+ * or ~/.aws/credentials, its credential_process (cli_creds), or keys in the
+ * config file; region from --region, AWS_REGION,
  * AWS_DEFAULT_REGION or the profile in AWS_CONFIG_FILE / ~/.aws/config;
  * AWS_CA_BUNDLE for TLS.  StartSession (SigV4, service "ssm") returns
  * SessionId, TokenValue and StreamUrl; the client opens the websocket with
