@@ -2351,7 +2351,17 @@ ss_worker_run(const struct ss_worker_env *env, const struct ss_task *t,
 		report(w);
 		_exit(1);
 	}
-	pick_user(w);
+	/* Only shell sessions are served: a Port or command document must
+	 * never fall back to a shell (an IAM policy that allows only port
+	 * forwarding would otherwise hand out shells). */
+	if (strcmp(t->session_type, "Standard_Stream") != 0)
+		snprintf(w->start_error, sizeof(w->start_error),
+		    "Session type %.40s (document %.120s) is not supported by"
+		    " deckhand-agent; it serves shell sessions"
+		    " (Standard_Stream) only.", t->session_type,
+		    t->document_name[0] != '\0' ? t->document_name : "-");
+	else
+		pick_user(w);
 	if (open_transcript(w, &e) != DH_OK)
 		snprintf(w->start_error, sizeof(w->start_error),
 		    "cannot start the session transcript: %.400s", e.msg);
