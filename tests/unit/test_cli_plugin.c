@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -110,9 +111,9 @@ test_bad_members(void **state)
 	size_t i;
 
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
-		strcpy(resp, t[i].resp);
-		strcpy(params, t[i].params);
-		strcpy(region, t[i].region);
+		snprintf(resp, sizeof(resp), "%s", t[i].resp);
+		snprintf(params, sizeof(params), "%s", t[i].params);
+		snprintf(region, sizeof(region), "%s", t[i].region);
 		argv[0] = "session-manager-plugin";
 		argv[1] = resp;
 		argv[2] = region;
