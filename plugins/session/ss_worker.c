@@ -200,6 +200,96 @@ parse_inputs(const cJSON *in, struct ss_task *t, struct dh_err *err)
 	    err);
 }
 
+/* Append the value of parameter name[0..len) from params to out. */
+static int
+param_value(const cJSON *params, const char *name, size_t len,
+    struct dh_buf *out, struct dh_err *err)
+{
+	const cJSON *v = NULL, *e;
+	char key[128];
+	int first = 1;
+
+	if (len == 0 || len >= sizeof(key))
+		return dh_err_set(err, DH_E_FORMAT, "bad parameter reference");
+	memcpy(key, name, len);
+	key[len] = '\0';
+	if (cJSON_IsObject(params))
+		v = cJSON_GetObjectItemCaseSensitive(params, key);
+	if (cJSON_IsString(v))
+		return dh_buf_put_str(out, v->valuestring) == DH_OK ? DH_OK :
+		    dh_err_set(err, DH_E_TOOBIG, "command is too long");
+	if (!cJSON_IsArray(v))
+		return dh_err_set(err, DH_E_FORMAT, "parameter %s has no value",
+		    key);
+	cJSON_ArrayForEach(e, v) {
+		if (!cJSON_IsString(e))
+			return dh_err_set(err, DH_E_FORMAT, "parameter %s is not"
+			    " a list of strings", key);
+		if ((!first && dh_buf_put_u8(out, '\n') != DH_OK) ||
+		    dh_buf_put_str(out, e->valuestring) != DH_OK)
+			return dh_err_set(err, DH_E_TOOBIG, "command is too"
+			    " long");
+		first = 0;
+	}
+	return DH_OK;
+}
+
+/* tmpl with every {{ name }} replaced by its parameter, into out. */
+static int
+substitute(const char *tmpl, const cJSON *params, char *out, size_t outsz,
+    struct dh_err *err)
+{
+	const char *p = tmpl, *open, *close, *a, *b;
+	struct dh_buf b_out;
+	int rc = DH_OK;
+
+	dh_buf_init(&b_out, outsz - 1);
+	while (rc == DH_OK && (open = strstr(p, "{{")) != NULL) {
+		close = strstr(open + 2, "}}");
+		if (close == NULL) {
+			rc = dh_err_set(err, DH_E_FORMAT, "unterminated {{ in"
+			    " the command");
+			break;
+		}
+		if (dh_buf_put(&b_out, p, (size_t)(open - p)) != DH_OK) {
+			rc = dh_err_set(err, DH_E_TOOBIG, "command is too long");
+			break;
+		}
+		for (a = open + 2; a < close && (*a == ' ' || *a == '\t'); a++)
+			;
+		for (b = close; b > a && (b[-1] == ' ' || b[-1] == '\t'); b--)
+			;
+		rc = param_value(params, a, (size_t)(b - a), &b_out, err);
+		p = close + 2;
+	}
+	if (rc == DH_OK && dh_buf_put_str(&b_out, p) != DH_OK)
+		rc = dh_err_set(err, DH_E_TOOBIG, "command is too long");
+	if (rc == DH_OK && b_out.len == 0)
+		rc = dh_err_set(err, DH_E_FORMAT, "the command is empty");
+	if (rc == DH_OK) {
+		memcpy(out, b_out.d, b_out.len);
+		out[b_out.len] = '\0';
+	}
+	dh_buf_free(&b_out);
+	return rc;
+}
+
+/* InteractiveCommands: properties.linux.commands with parameters. */
+static int
+parse_command(const cJSON *c, const cJSON *doc, struct ss_task *t,
+    struct dh_err *err)
+{
+	const cJSON *props = jget(doc, "properties"), *lx, *cmd;
+
+	lx = cJSON_IsObject(props) ? jget(props, "linux") : NULL;
+	cmd = cJSON_IsObject(lx) ? jget(lx, "commands") : NULL;
+	if (!cJSON_IsString(cmd))
+		return dh_err_set(err, DH_E_FORMAT, "InteractiveCommands "
+		    "document has no properties.linux.commands");
+	return substitute(cmd->valuestring, jget(c, "Parameters"), t->command,
+	    sizeof(t->command), err);
+}
+
 int
 ss_worker_parse_task(const void *p, size_t n, struct ss_task *t,
     struct dh_err *err)
@@ -257,6 +347,8 @@ ss_worker_parse_task(const void *p, size_t n, struct ss_task *t,
 		    "Standard_Stream");
 	if (rc == DH_OK)
 		rc = parse_inputs(jget(doc, "inputs"), t, err);
+	if (rc == DH_OK && strcmp(t->session_type, "InteractiveCommands") == 0)
+		rc = parse_command(c, doc, t, err);
 out:
 	cJSON_Delete(inner);
 	cJSON_Delete(outer);
@@ -1141,6 +1233,7 @@ start_shell(struct worker *w)
 	}
 	memset(&o, 0, sizeof(o));
 	o.user = w->have_user ? &w->user : NULL;
+	o.command = w->t->command[0] != '\0' ? w->t->command : NULL;
 	o.cols = w->cols;
 	o.rows = w->rows;
 	rc = ss_pty_spawn(&o, &w->pty, &e);
@@ -2354,11 +2447,13 @@ ss_worker_run(const struct ss_worker_env *env, const struct ss_task *t,
 	/* Only shell sessions are served: a Port or command document must
 	 * never fall back to a shell (an IAM policy that allows only port
 	 * forwarding would otherwise hand out shells). */
-	if (strcmp(t->session_type, "Standard_Stream") != 0)
+	if (strcmp(t->session_type, "Standard_Stream") != 0 &&
+	    strcmp(t->session_type, "InteractiveCommands") != 0)
 		snprintf(w->start_error, sizeof(w->start_error),
 		    "Session type %.40s (document %.120s) is not supported by"
 		    " deckhand-agent; it serves shell sessions"
-		    " (Standard_Stream) only.", t->session_type,
+		    " (Standard_Stream, InteractiveCommands) only.",
+		    t->session_type,
 		    t->document_name[0] != '\0' ? t->document_name : "-");
 	else
 		pick_user(w);

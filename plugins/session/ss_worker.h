@@ -51,6 +51,7 @@
 #define SS_WORKER_TEXT_MAX 512
 #define SS_WORKER_KEYID_MAX 2048
 #define SS_WORKER_PROFILE_MAX 4096
+#define SS_WORKER_COMMAND_MAX 8192        /* InteractiveCommands command */
 #define SS_WORKER_TASK_MAX (256 * 1024)   /* interactive_shell payload */
 #define SS_WORKER_CHUNK_DEFAULT (128 * 1024)
 #define SS_WORKER_CHUNK_MAX (256 * 1024)
@@ -63,6 +64,9 @@ struct ss_task {
 	char run_as_user[64];                 /* payload RunAsUser */
 	char session_owner[SS_WORKER_TEXT_MAX];
 	char session_type[32];                /* default Standard_Stream */
+	char command[SS_WORKER_COMMAND_MAX];  /* InteractiveCommands: the
+	                                       * linux commands, parameters
+	                                       * substituted */
 	char s3_bucket[SS_NAME_MAX];
 	char s3_prefix[SS_NAME_MAX];
 	int s3_encryption;
@@ -79,7 +83,11 @@ struct ss_task {
 
 /* Parse an interactive_shell payload (outer JSON with a double-encoded
  * Content string; keys case-insensitive; booleans as bool or "true"/
- * "false"; numbers as number or string).  t is zeroed first. */
+ * "false"; numbers as number or string).  t is zeroed first.  For
+ * sessionType InteractiveCommands, properties.linux.commands has its
+ * {{ name }} references replaced by Parameters[name] (a string, or a list
+ * joined by newlines); a reference to a missing or non-string parameter,
+ * or an empty command, is DH_E_FORMAT. */
 int ss_worker_parse_task(const void *p, size_t n, struct ss_task *t,
     struct dh_err *err);
 

@@ -477,6 +477,23 @@ def test_port_document_gets_no_shell(build, gateway, agent, tmp_path):
     assert not re.search(r"session %s: shell \d+ started" % re.escape(sid), agent["log"].read_text())
 
 
+def test_interactive_command_document(build, gateway, agent, tmp_path):
+    """AWS-StartInteractiveCommand (sessionType InteractiveCommands): the
+    agent runs the document's properties.linux.commands with the command
+    parameter substituted, on a pty as the session user, instead of a
+    shell; the session ends with the command and its exit status."""
+    cli = Cli(build, gateway, agent["iid"], extra=(
+        "--document-name", "AWS-StartInteractiveCommand",
+        "--parameters", '{"command":["echo ic-$((6*7)) $(id -un); exit 3"]}'))
+    try:
+        cli.read_until(rb"Starting session with SessionId")
+        cli.read_until(rb"ic-42 ssm-user")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 3, bytes(cli.buf[-2000:])
+
+
 @pytest.mark.gateway_args("--session-minute-ms", "1000")
 def test_idle_timeout_and_max_duration_end_sessions(build, gateway, agent, tmp_path):
     """With the gateway's session minute shortened to 1 s: a session left

@@ -114,6 +114,55 @@ test_malformed(void **state)
 }
 
 static void
+test_interactive_command(void **state)
+{
+	static const struct {
+		const char *cmds, *params, *want;
+	} t[] = {
+		{ "{{command}}", "{\"command\":\"top -b -n 1\"}",
+		    "top -b -n 1" },
+		{ "{{ command }}", "{\"command\":[\"ls\"]}", "ls" },
+		{ "echo {{ a }} {{b}}!", "{\"a\":\"x\",\"b\":[\"1\",\"2\"]}",
+		    "echo x 1\n2!" },
+		{ "plain", "{}", "plain" },
+		{ "{{ missing }}", "{\"command\":\"x\"}", NULL },
+		{ "{{command", "{\"command\":\"x\"}", NULL },
+		{ "{{}}", "{}", NULL },
+		{ "{{ command }}", "{\"command\":\"\"}", NULL },
+		{ "{{ command }}", "{\"command\":[1]}", NULL },
+		{ "{{ command }}", "{\"command\":7}", NULL },
+	};
+	char doc[1024];
+	struct ss_task task;
+	struct dh_err e;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(doc, sizeof(doc), "{\"Content\":{\"SessionId\":"
+		    "\"s-1\",\"Parameters\":%s,\"DocumentContent\":{"
+		    "\"sessionType\":\"InteractiveCommands\",\"properties\":"
+		    "{\"linux\":{\"commands\":\"%s\"}}}}}", t[i].params,
+		    t[i].cmds);
+		dh_err_clear(&e);
+		rc = ss_worker_parse_task(doc, strlen(doc), &task, &e);
+		if (t[i].want == NULL) {
+			if (rc == DH_OK)
+				fail_msg("case %zu accepted: %s", i, doc);
+			continue;
+		}
+		if (rc != DH_OK)
+			fail_msg("case %zu: %s", i, e.msg);
+		assert_string_equal(task.session_type, "InteractiveCommands");
+		assert_string_equal(task.command, t[i].want);
+	}
+	/* a shell session carries no command */
+	assert_int_equal(ss_worker_parse_task(reference, strlen(reference),
+	    &task, &e), DH_OK);
+	assert_string_equal(task.command, "");
+}
+
+static void
 test_task_complete(void **state)
 {
 	struct ss_task t;
@@ -191,6 +240,7 @@ main(void)
 		cmocka_unit_test(test_reference),
 		cmocka_unit_test(test_object_lowercase_defaults),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_interactive_command),
 		cmocka_unit_test(test_task_complete),
 		cmocka_unit_test(test_mgr_env_copy),
 	};
