@@ -1343,8 +1343,10 @@ cli_session_usage(void)
 	    " start-session).\n"
 	    "Credentials: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY[/"
 	    "AWS_SESSION_TOKEN], or\n"
-	    "the profile in AWS_SHARED_CREDENTIALS_FILE / ~/.aws/credentials;"
-	    " CA: AWS_CA_BUNDLE.\n");
+	    "the profile in AWS_SHARED_CREDENTIALS_FILE / ~/.aws/credentials"
+	    " or its\ncredential_process; CA: AWS_CA_BUNDLE.  Run as"
+	    " session-manager-plugin, deckhand\ntakes over sessions that"
+	    " `aws ssm start-session` starts.\n");
 }
 
 int
