@@ -24,15 +24,37 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static struct entry g_cache[TLS_CACHE_MAX];
 
+/* Every verification against a shared store runs under g_verify (see
+ * verify_gated), and fork holds g_lock and g_verify: no other thread can
+ * then be inside a store's own lock (an OpenSSL rwlock, which a child
+ * cannot release) when the process forks, so a forked worker never hangs
+ * in its first TLS handshake.  Verifications take milliseconds, so fork
+ * waits at most that long. */
+static pthread_mutex_t g_verify = PTHREAD_MUTEX_INITIALIZER;
+
+static int
+verify_gated(X509_STORE_CTX *x, void *arg)
+{
+	int r;
+
+	(void)arg;
+	pthread_mutex_lock(&g_verify);
+	r = X509_verify_cert(x);
+	pthread_mutex_unlock(&g_verify);
+	return r;
+}
+
 static void
 fork_lock(void)
 {
 	pthread_mutex_lock(&g_lock);
+	pthread_mutex_lock(&g_verify);
 }
 
 static void
 fork_unlock(void)
 {
+	pthread_mutex_unlock(&g_verify);
 	pthread_mutex_unlock(&g_lock);
 }
 
@@ -117,6 +139,7 @@ dh_tls_use_store(SSL_CTX *ctx, const char *ca_file, struct dh_err *err)
 	if (rc != DH_OK)
 		return rc;
 	SSL_CTX_set1_cert_store(ctx, st);
+	SSL_CTX_set_cert_verify_callback(ctx, verify_gated, NULL);
 	X509_STORE_free(st);
 	return DH_OK;
 }

@@ -14,8 +14,11 @@
  *
  * Ownership: the cache owns its stores for the life of the process;
  * dh_tls_store hands out a new reference that the caller frees with
- * X509_STORE_free.  The cache is thread-safe and fork-safe (its lock is
- * taken around fork by a pthread_atfork handler).
+ * X509_STORE_free.  The cache is thread-safe and fork-safe: contexts given
+ * a store verify under one process-wide mutex, which a pthread_atfork
+ * handler holds across fork, so a child never inherits a store that
+ * another thread had locked (OpenSSL's store lock is a rwlock, which the
+ * child could not release).
  */
 #ifndef DH_TLS_H
 #define DH_TLS_H
@@ -30,7 +33,8 @@
 int dh_tls_store(const char *ca_file, X509_STORE **out, struct dh_err *err);
 
 /* Make ctx verify against the shared store for ca_file (replacing
- * whatever store it had).  DH_E_TLS when the file cannot be loaded. */
+ * whatever store it had), through the fork-safe verification gate (ctx's
+ * cert_verify_callback).  DH_E_TLS when the file cannot be loaded. */
 int dh_tls_use_store(SSL_CTX *ctx, const char *ca_file, struct dh_err *err);
 
 #endif
