@@ -38,26 +38,38 @@ member(const cJSON *j, const char *doc, const char *k, int may_be_empty,
 	return copy(k, v->valuestring, out, outsz, err);
 }
 
+/* Parse s, which must be a JSON object (doc names it in errors). */
+static int
+parse_object(const char *s, const char *doc, cJSON **j, struct dh_err *err)
+{
+	int rc;
+
+	*j = NULL;
+	rc = dh_json_parse(s, strlen(s), CLI_PLUGIN_JSON_MAX, j, err);
+	if (rc == DH_OK && !cJSON_IsObject(*j))
+		rc = dh_err_set(err, DH_E_FORMAT, "%s is not a JSON object",
+		    doc);
+	return rc;
+}
+
 static int
 parse_response(const char *s, struct cli_plugin_args *out,
     struct dh_err *err)
 {
-	cJSON *j = NULL;
+	static const char doc[] = "the StartSession response";
+	cJSON *j;
 	int rc;
 
-	rc = dh_json_parse(s, strlen(s), CLI_PLUGIN_JSON_MAX, &j, err);
-	if (rc == DH_OK && !cJSON_IsObject(j))
-		rc = dh_err_set(err, DH_E_FORMAT, "the StartSession response"
-		    " is not a JSON object");
+	rc = parse_object(s, doc, &j, err);
 	if (rc == DH_OK)
-		rc = member(j, "the StartSession response", "SessionId", 0,
-		    out->session_id, sizeof(out->session_id), err);
+		rc = member(j, doc, "SessionId", 0, out->session_id,
+		    sizeof(out->session_id), err);
 	if (rc == DH_OK)
-		rc = member(j, "the StartSession response", "TokenValue", 0,
-		    out->token, sizeof(out->token), err);
+		rc = member(j, doc, "TokenValue", 0, out->token,
+		    sizeof(out->token), err);
 	if (rc == DH_OK)
-		rc = member(j, "the StartSession response", "StreamUrl", 0,
-		    out->stream_url, sizeof(out->stream_url), err);
+		rc = member(j, doc, "StreamUrl", 0, out->stream_url,
+		    sizeof(out->stream_url), err);
 	cJSON_Delete(j);
 	return rc;
 }
@@ -65,16 +77,14 @@ parse_response(const char *s, struct cli_plugin_args *out,
 static int
 parse_params(const char *s, struct cli_plugin_args *out, struct dh_err *err)
 {
-	cJSON *j = NULL;
+	static const char doc[] = "the StartSession request";
+	cJSON *j;
 	int rc;
 
-	rc = dh_json_parse(s, strlen(s), CLI_PLUGIN_JSON_MAX, &j, err);
-	if (rc == DH_OK && !cJSON_IsObject(j))
-		rc = dh_err_set(err, DH_E_FORMAT, "the StartSession request"
-		    " is not a JSON object");
+	rc = parse_object(s, doc, &j, err);
 	if (rc == DH_OK)
-		rc = member(j, "the StartSession request", "Target", 0,
-		    out->target, sizeof(out->target), err);
+		rc = member(j, doc, "Target", 0, out->target,
+		    sizeof(out->target), err);
 	cJSON_Delete(j);
 	return rc;
 }
