@@ -877,6 +877,16 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 		goto out;
 	dh_info("instance %s (%s), agent %s", d->id.instance_id, d->id.region,
 	    DH_VERSION);
+	{
+		/* first, while the agent is still single-threaded: the
+		 * manager starts the spawner that forks session workers */
+		struct ss_worker_env se;
+
+		session_env(d, &se);
+		rc = ss_worker_mgr_new(&se, session_send, d, &d->sessions, err);
+		if (rc != DH_OK)
+			goto out;
+	}
 
 	lws_set_log_level(LLL_ERR | LLL_WARN, lws_emit);
 	memset(&ci, 0, sizeof(ci));
@@ -919,14 +929,8 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 	rc = ag_ctrl_new(&cp, &d->ctrl, err);
 	if (rc == DH_OK)
 		rc = ag_ctrl_set_endpoint(d->ctrl, d->mgs_url, err);
-	if (rc == DH_OK) {
-		struct ss_worker_env se;
-
-		session_env(d, &se);
-		rc = ss_worker_mgr_new(&se, session_send, d, &d->sessions, err);
-		if (rc == DH_OK)
-			start_shipper(d);
-	}
+	if (rc == DH_OK)
+		start_shipper(d);
 	if (rc == DH_OK) {
 		struct ag_job_params jp;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
 
 #define TLS_CACHE_MAX 4
@@ -142,4 +143,61 @@ dh_tls_use_store(SSL_CTX *ctx, const char *ca_file, struct dh_err *err)
 	SSL_CTX_set_cert_verify_callback(ctx, verify_gated, NULL);
 	X509_STORE_free(st);
 	return DH_OK;
+}
+
+int
+dh_tls_preload(const char *ca_file, struct dh_err *err)
+{
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	BIO *rd = NULL, *wr = NULL;
+	EVP_CIPHER *gcm = NULL;
+	EVP_MD *sha = NULL;
+	EVP_MAC *hmac = NULL;
+	int rc = DH_E_TLS;
+
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx == NULL) {
+		dh_err_set(err, rc, "cannot create a TLS context");
+		goto out;
+	}
+	rc = dh_tls_use_store(ctx, ca_file, err);
+	if (rc != DH_OK)
+		goto out;
+	rc = DH_E_TLS;
+	ssl = SSL_new(ctx);
+	rd = BIO_new(BIO_s_mem());
+	wr = BIO_new(BIO_s_mem());
+	if (ssl == NULL || rd == NULL || wr == NULL) {
+		dh_err_set(err, rc, "cannot create a TLS connection");
+		goto out;
+	}
+	SSL_set_bio(ssl, rd, wr);
+	rd = wr = NULL;
+	SSL_set_connect_state(ssl);
+	(void)SSL_set_tlsext_host_name(ssl, "localhost");
+	if (SSL_do_handshake(ssl) == 1 ||
+	    SSL_get_error(ssl, -1) != SSL_ERROR_WANT_READ) {
+		dh_err_set(err, rc, "a ClientHello could not be built");
+		goto out;
+	}
+	gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	sha = EVP_MD_fetch(NULL, "SHA256", NULL);
+	hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	if (gcm == NULL || sha == NULL || hmac == NULL) {
+		dh_err_set(err, rc, "OpenSSL lacks AES-256-GCM, SHA-256 or"
+		    " HMAC");
+		goto out;
+	}
+	rc = DH_OK;
+out:
+	EVP_MAC_free(hmac);
+	EVP_MD_free(sha);
+	EVP_CIPHER_free(gcm);
+	BIO_free(wr);
+	BIO_free(rd);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	ERR_clear_error();
+	return rc;
 }

@@ -37,4 +37,12 @@ int dh_tls_store(const char *ca_file, X509_STORE **out, struct dh_err *err);
  * cert_verify_callback).  DH_E_TLS when the file cannot be loaded. */
 int dh_tls_use_store(SSL_CTX *ctx, const char *ca_file, struct dh_err *err);
 
+/* Build, in this process, what its TLS clients and those of the children
+ * it forks will need: the shared store for ca_file, OpenSSL's TLS tables
+ * (a ClientHello is written into a memory BIO) and the SHA-256, HMAC and
+ * AES-256-GCM implementations, so that forked children share those pages
+ * copy-on-write instead of building them privately.  DH_E_TLS when the
+ * file cannot be loaded or OpenSSL fails. */
+int dh_tls_preload(const char *ca_file, struct dh_err *err);
+
 #endif

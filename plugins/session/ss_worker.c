@@ -35,6 +35,7 @@
 #include "ss_handshake.h"
 #include "ss_kms.h"
 #include "ss_pty.h"
+#include "ss_spawner.h"
 
 #define IPC_MAX (16 * 1024)
 #define TOKEN_MAX 8192
@@ -413,6 +414,7 @@ struct env_copy {
 struct slot {
 	int used;
 	pid_t pid;
+	int direct;               /* forked by the agent itself, not the spawner */
 	int fd;                   /* manager end of the socketpair, -1 once closed */
 	int reported;             /* worker sent its result */
 	struct ss_task *task;     /* owned */
@@ -430,8 +432,11 @@ struct ss_worker_mgr {
 	void *arg;
 	struct ss_creds creds;
 	int have_creds;
+	struct ss_spawner *sp;    /* NULL: workers are forked directly */
 	struct slot slots[SS_WORKER_MAX];
 };
+
+static void spawned(const void *req, size_t n, int fd);
 
 static void
 env_free(struct env_copy *c)
@@ -483,9 +488,11 @@ ss_worker_mgr_new(const struct ss_worker_env *env, ss_worker_send_fn send,
     void *arg, struct ss_worker_mgr **out, struct dh_err *err)
 {
 	struct ss_worker_mgr *m;
+	struct dh_err e;
 	int i;
 
 	*out = NULL;
+	dh_err_clear(&e);
 	m = calloc(1, sizeof(*m));
 	if (m == NULL || env_dup(&m->env, env) != DH_OK) {
 		free(m);
@@ -495,7 +502,14 @@ ss_worker_mgr_new(const struct ss_worker_env *env, ss_worker_send_fn send,
 	m->arg = arg;
 	for (i = 0; i < SS_WORKER_MAX; i++)
 		m->slots[i].fd = -1;
+	/* what every worker needs, loaded once here so that the spawner's
+	 * children share it: NSS modules, the CA store */
 	ss_pty_preload_nss();
+	if (dh_tls_preload(env->ca_file, &e) != DH_OK)
+		dh_warn("sessions: %s", e.msg);
+	if (ss_spawner_start(spawned, &m->sp, &e) != DH_OK)
+		dh_warn("sessions: %s; workers will be forked by the agent",
+		    e.msg);
 	*out = m;
 	return DH_OK;
 }
@@ -511,6 +525,193 @@ ss_worker_mgr_set_env(struct ss_worker_mgr *m, const struct ss_worker_env *env,
 	env_free(&m->env);
 	m->env = c;
 	return DH_OK;
+}
+
+/* ------------------------------------------------------ start request */
+
+#define REQ_MAGIC "DHW1"
+#define REQ_STR_MAX 8192
+#define REQ_NULL 0xffffffffu
+
+static int
+req_put_str(struct dh_buf *b, const char *s)
+{
+	size_t n = s != NULL ? strlen(s) : 0;
+
+	if (s == NULL)
+		return dh_buf_put_u32(b, REQ_NULL);
+	if (n > REQ_STR_MAX)
+		return DH_E_TOOBIG;
+	if (dh_buf_put_u32(b, (uint32_t)n) != DH_OK)
+		return DH_E_TOOBIG;
+	return dh_buf_put(b, s, n);
+}
+
+int
+ss_worker_req_encode(const struct ss_worker_env *env,
+    const struct ss_creds *creds, const void *payload, size_t n,
+    struct dh_buf *out, struct dh_err *err)
+{
+	const char *strs[ENV_STRS] = { env->instance_id, env->region,
+		env->mgs_url, env->kms_url, env->ca_file, env->proxy_addr,
+		env->spool_dir, env->agent_version, env->logs_url, env->s3_url };
+	int rc;
+	size_t i;
+
+	rc = dh_buf_put(out, REQ_MAGIC, 4);
+	if (rc == DH_OK)
+		rc = dh_buf_put_u8(out, (uint8_t)(env->allow_root != 0));
+	if (rc == DH_OK)
+		rc = dh_buf_put_u8(out, (uint8_t)(env->ssm_user_sudo != 0));
+	if (rc == DH_OK)
+		rc = dh_buf_put_u8(out, (uint8_t)(env->log_input != 0));
+	if (rc == DH_OK)
+		rc = dh_buf_put_u8(out, (uint8_t)(env->fail_closed != 0));
+	if (rc == DH_OK)
+		rc = dh_buf_put_u32(out, env->proxy_port);
+	if (rc == DH_OK)
+		rc = dh_buf_put_u64(out, (uint64_t)env->max_chunk);
+	for (i = 0; i < ENV_STRS && rc == DH_OK; i++)
+		rc = req_put_str(out, strs[i]);
+	if (rc == DH_OK)
+		rc = req_put_str(out, creds->access_key);
+	if (rc == DH_OK)
+		rc = req_put_str(out, creds->secret_key);
+	if (rc == DH_OK)
+		rc = req_put_str(out, creds->session_token);
+	if (rc == DH_OK && n > SS_WORKER_TASK_MAX)
+		rc = DH_E_TOOBIG;
+	if (rc == DH_OK)
+		rc = dh_buf_put_u32(out, (uint32_t)n);
+	if (rc == DH_OK)
+		rc = dh_buf_put(out, payload, n);
+	if (rc != DH_OK)
+		return dh_err_set(err, rc, "cannot encode the worker's start"
+		    " request");
+	return DH_OK;
+}
+
+/* One string: *out = NULL for an absent one, else a NUL-terminated copy
+ * (into fixed[cap] when fixed is set, else malloc'd). */
+static int
+req_get_str(struct dh_buf *b, char **out, char *fixed, size_t cap,
+    struct dh_err *err)
+{
+	uint32_t n;
+
+	if (dh_buf_get_u32(b, &n) != DH_OK)
+		return dh_err_set(err, DH_E_SHORT, "start request: truncated");
+	if (n == REQ_NULL && fixed == NULL) {
+		*out = NULL;
+		return DH_OK;
+	}
+	if (n > REQ_STR_MAX || (fixed != NULL && n >= cap))
+		return dh_err_set(err, DH_E_TOOBIG, "start request: string of"
+		    " %u bytes", (unsigned)n);
+	if (dh_buf_avail(b) < n)
+		return dh_err_set(err, DH_E_SHORT, "start request: truncated");
+	if (fixed == NULL) {
+		fixed = malloc((size_t)n + 1);
+		if (fixed == NULL)
+			return dh_err_set(err, DH_E_NOMEM, "out of memory");
+		*out = fixed;
+	}
+	(void)dh_buf_get(b, fixed, n);
+	fixed[n] = '\0';
+	if (memchr(fixed, '\0', n) != NULL)
+		return dh_err_set(err, DH_E_FORMAT, "start request: NUL in a"
+		    " string");
+	return DH_OK;
+}
+
+int
+ss_worker_req_decode(const void *p, size_t n, struct ss_worker_req *r,
+    struct dh_err *err)
+{
+	const char **dst[ENV_STRS];
+	struct dh_buf b;
+	unsigned char magic[4];
+	uint8_t f[4];
+	uint32_t port, plen;
+	uint64_t chunk;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	dst[0] = &r->env.instance_id;
+	dst[1] = &r->env.region;
+	dst[2] = &r->env.mgs_url;
+	dst[3] = &r->env.kms_url;
+	dst[4] = &r->env.ca_file;
+	dst[5] = &r->env.proxy_addr;
+	dst[6] = &r->env.spool_dir;
+	dst[7] = &r->env.agent_version;
+	dst[8] = &r->env.logs_url;
+	dst[9] = &r->env.s3_url;
+	dh_buf_view(&b, p, n);
+	if (dh_buf_get(&b, magic, 4) != DH_OK || dh_buf_get_u8(&b, &f[0]) ||
+	    dh_buf_get_u8(&b, &f[1]) || dh_buf_get_u8(&b, &f[2]) ||
+	    dh_buf_get_u8(&b, &f[3]) || dh_buf_get_u32(&b, &port) ||
+	    dh_buf_get_u64(&b, &chunk))
+		return dh_err_set(err, DH_E_SHORT, "start request: truncated");
+	if (memcmp(magic, REQ_MAGIC, 4) != 0)
+		return dh_err_set(err, DH_E_FORMAT, "start request: bad magic");
+	if (port > 65535 || chunk > SS_WORKER_CHUNK_MAX)
+		return dh_err_set(err, DH_E_FORMAT, "start request: proxy port"
+		    " or chunk size out of range");
+	r->env.allow_root = f[0] != 0;
+	r->env.ssm_user_sudo = f[1] != 0;
+	r->env.log_input = f[2] != 0;
+	r->env.fail_closed = f[3] != 0;
+	r->env.proxy_port = port;
+	r->env.max_chunk = (size_t)chunk;
+	for (i = 0; i < ENV_STRS; i++) {
+		rc = req_get_str(&b, &r->strs[i], NULL, 0, err);
+		if (rc != DH_OK)
+			return rc;
+		*dst[i] = r->strs[i];
+	}
+	if ((rc = req_get_str(&b, NULL, r->creds.access_key,
+	    sizeof(r->creds.access_key), err)) != DH_OK ||
+	    (rc = req_get_str(&b, NULL, r->creds.secret_key,
+	    sizeof(r->creds.secret_key), err)) != DH_OK ||
+	    (rc = req_get_str(&b, NULL, r->creds.session_token,
+	    sizeof(r->creds.session_token), err)) != DH_OK)
+		return rc;
+	if (dh_buf_get_u32(&b, &plen) != DH_OK)
+		return dh_err_set(err, DH_E_SHORT, "start request: truncated");
+	if (plen > SS_WORKER_TASK_MAX || dh_buf_avail(&b) != plen)
+		return dh_err_set(err, DH_E_FORMAT, "start request: payload of"
+		    " %u bytes with %zu left", (unsigned)plen,
+		    dh_buf_avail(&b));
+	return ss_worker_parse_task(dh_buf_ptr(&b), plen, &r->task, err);
+}
+
+void
+ss_worker_req_free(struct ss_worker_req *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < ENV_STRS; i++)
+		free(r->strs[i]);
+	dh_wipe(r, sizeof(*r));
+}
+
+/* Child side of the spawner: decode the request and become the worker. */
+static void
+spawned(const void *req, size_t n, int fd)
+{
+	static struct ss_worker_req r;
+	struct dh_err e;
+
+	dh_err_clear(&e);
+	if (ss_worker_req_decode(req, n, &r, &e) != DH_OK) {
+		dh_error("session worker: %s", e.msg);
+		_exit(2);
+	}
+	ss_worker_run(&r.env, &r.task, &r.creds, fd);
 }
 
 /* IPC packets: 'C' creds (three NUL-terminated strings), 'X' cancel,
@@ -568,13 +769,43 @@ slot_release(struct slot *s)
 	s->fd = -1;
 }
 
+/* Have the spawner fork the worker for msg with fd as its end of the
+ * socketpair: its pid, or 0 when the spawner is gone or refused (the
+ * caller then forks directly). */
+static pid_t
+spawn(struct ss_worker_mgr *m, const struct dh_mgs_msg *msg, int fd,
+    const char *sid)
+{
+	struct dh_buf req;
+	struct dh_err e;
+	pid_t pid = 0;
+	int rc;
+
+	dh_err_clear(&e);
+	dh_buf_init_secret(&req, SS_SPAWNER_REQ_MAX);
+	rc = ss_worker_req_encode(&m->env.e, &m->creds, msg->payload,
+	    msg->payload_len, &req, &e);
+	if (rc == DH_OK)
+		rc = ss_spawner_spawn(m->sp, req.d, req.len, fd, &pid, &e);
+	dh_buf_free(&req);
+	if (rc == DH_E_IO) {
+		dh_warn("session %s: %s; forking workers from the agent from"
+		    " now on", sid, e.msg);
+		ss_spawner_stop(m->sp);
+		m->sp = NULL;
+	} else if (rc != DH_OK)
+		dh_warn("session %s: spawner: %s; forking this worker from the"
+		    " agent", sid, e.msg);
+	return rc == DH_OK ? pid : 0;
+}
+
 static void
 start_session(struct ss_worker_mgr *m, const struct dh_mgs_msg *msg)
 {
 	struct ss_task *t;
 	struct slot *s = NULL;
 	struct dh_err e;
-	int sv[2], i;
+	int sv[2], i, direct;
 	pid_t pid;
 
 	dh_err_clear(&e);
@@ -608,7 +839,10 @@ start_session(struct ss_worker_mgr *m, const struct dh_mgs_msg *msg)
 		free(t);
 		return;
 	}
-	pid = fork();
+	pid = m->sp != NULL ? spawn(m, msg, sv[1], t->session_id) : 0;
+	direct = pid == 0;
+	if (direct)
+		pid = fork();
 	if (pid < 0) {
 		dh_warn("session %s: fork: %s", t->session_id, strerror(errno));
 		close(sv[0]);
@@ -625,6 +859,7 @@ start_session(struct ss_worker_mgr *m, const struct dh_mgs_msg *msg)
 	memset(s, 0, sizeof(*s));
 	s->used = 1;
 	s->pid = pid;
+	s->direct = direct;
 	s->fd = sv[0];
 	s->task = t;
 	dh_buf_init(&s->payload, IPC_MAX);
@@ -748,43 +983,87 @@ read_ipc(struct ss_worker_mgr *m, struct slot *s, int64_t now_ms)
 	}
 }
 
+static struct slot *
+find_pid(struct ss_worker_mgr *m, pid_t pid)
+{
+	int i;
+
+	for (i = 0; i < SS_WORKER_MAX; i++)
+		if (m->slots[i].used && m->slots[i].pid == pid)
+			return &m->slots[i];
+	return NULL;
+}
+
+/* Worker s has exited with wait status st. */
+static void
+worker_ended(struct ss_worker_mgr *m, struct slot *s, int st, int64_t now_ms)
+{
+	struct dh_buf b;
+	char why[128];
+
+	read_ipc(m, s, now_ms);
+	dh_info("session %s: worker %ld ended (%s %d)", s->task->session_id,
+	    (long)s->pid, WIFSIGNALED(st) ? "signal" : "status",
+	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	s->pid = 0;
+	if (s->reported)
+		return;
+	snprintf(why, sizeof(why), "session worker ended unexpectedly (%s %d)",
+	    WIFSIGNALED(st) ? "signal" : "status",
+	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	dh_buf_init(&b, IPC_MAX);
+	if (ss_worker_task_complete_json(s->task, m->env.e.instance_id != NULL ?
+	    m->env.e.instance_id : "", "Failed", why, &b, NULL) == DH_OK)
+		queue_complete(m, s, b.d, b.len, now_ms);
+	dh_buf_free(&b);
+}
+
+/* Collect ends: the spawner's reports (waiting up to wait_ms for the
+ * first) and directly forked workers. */
+static void
+reap(struct ss_worker_mgr *m, int wait_ms, int64_t now_ms)
+{
+	struct slot *s;
+	pid_t pid;
+	int i, st;
+
+	while (m->sp != NULL) {
+		int rc = ss_spawner_reaped(m->sp, wait_ms, &pid, &st);
+
+		if (rc == DH_E_IO) {
+			dh_warn("sessions: the spawner is gone; forking workers"
+			    " from the agent from now on");
+			ss_spawner_stop(m->sp);
+			m->sp = NULL;
+		}
+		if (rc != DH_OK)
+			break;
+		wait_ms = 0;
+		s = find_pid(m, pid);
+		if (s != NULL && !s->direct)
+			worker_ended(m, s, st, now_ms);
+	}
+	for (i = 0; i < SS_WORKER_MAX; i++) {
+		s = &m->slots[i];
+		if (s->used && s->pid > 0 && s->direct &&
+		    waitpid(s->pid, &st, WNOHANG) == s->pid)
+			worker_ended(m, s, st, now_ms);
+	}
+}
+
 long
 ss_worker_mgr_poll(struct ss_worker_mgr *m, int64_t now_ms)
 {
 	long next = 1000;
-	int i, st;
+	int i;
 
+	reap(m, 0, now_ms);
 	for (i = 0; i < SS_WORKER_MAX; i++) {
 		struct slot *s = &m->slots[i];
 
 		if (!s->used)
 			continue;
 		read_ipc(m, s, now_ms);
-		if (s->pid > 0 && waitpid(s->pid, &st, WNOHANG) == s->pid) {
-			read_ipc(m, s, now_ms);
-			dh_info("session %s: worker %ld ended (%s %d)",
-			    s->task->session_id, (long)s->pid,
-			    WIFSIGNALED(st) ? "signal" : "status",
-			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
-			s->pid = 0;
-			if (!s->reported) {
-				struct dh_buf b;
-				char why[128];
-
-				snprintf(why, sizeof(why),
-				    "session worker ended unexpectedly (%s %d)",
-				    WIFSIGNALED(st) ? "signal" : "status",
-				    WIFSIGNALED(st) ? WTERMSIG(st) :
-				    WEXITSTATUS(st));
-				dh_buf_init(&b, IPC_MAX);
-				if (ss_worker_task_complete_json(s->task,
-				    m->env.e.instance_id != NULL ?
-				    m->env.e.instance_id : "", "Failed", why, &b,
-				    NULL) == DH_OK)
-					queue_complete(m, s, b.d, b.len, now_ms);
-				dh_buf_free(&b);
-			}
-		}
 		if (s->pending && now_ms >= s->next_ms) {
 			if (s->tries >= COMPLETE_TRIES)
 				s->pending = 0;
@@ -810,6 +1089,34 @@ ss_worker_mgr_count(const struct ss_worker_mgr *m)
 	return n;
 }
 
+/* At shutdown: mark ended workers (pid 0) without reporting them, waiting
+ * up to wait_ms for the spawner's first report. */
+static void
+forget_ended(struct ss_worker_mgr *m, int wait_ms)
+{
+	struct slot *s;
+	pid_t pid;
+	int i, st;
+
+	while (m->sp != NULL &&
+	    ss_spawner_reaped(m->sp, wait_ms, &pid, &st) == DH_OK) {
+		wait_ms = 0;
+		s = find_pid(m, pid);
+		if (s != NULL && !s->direct)
+			s->pid = 0;
+	}
+	if (wait_ms > 0 && m->sp == NULL)
+		usleep((useconds_t)wait_ms * 1000);
+	for (i = 0; i < SS_WORKER_MAX; i++) {
+		s = &m->slots[i];
+		if (!s->used || s->pid <= 0)
+			continue;
+		if (s->direct ? waitpid(s->pid, &st, WNOHANG) == s->pid :
+		    m->sp == NULL && kill(s->pid, 0) != 0 && errno == ESRCH)
+			s->pid = 0;
+	}
+}
+
 void
 ss_worker_mgr_free(struct ss_worker_mgr *m)
 {
@@ -822,22 +1129,22 @@ ss_worker_mgr_free(struct ss_worker_mgr *m)
 		if (m->slots[i].used && m->slots[i].pid > 0)
 			(void)kill(m->slots[i].pid, SIGTERM);
 	end = dh_time_mono_ms() + 2000;
-	while (ss_worker_mgr_count(m) > 0 && dh_time_mono_ms() < end) {
-		for (i = 0; i < SS_WORKER_MAX; i++)
-			if (m->slots[i].used && m->slots[i].pid > 0 &&
-			    waitpid(m->slots[i].pid, &st, WNOHANG) ==
-			    m->slots[i].pid)
-				m->slots[i].pid = 0;
-		usleep(10000);
-	}
-	for (i = 0; i < SS_WORKER_MAX; i++) {
-		if (m->slots[i].used && m->slots[i].pid > 0) {
+	while (ss_worker_mgr_count(m) > 0 && dh_time_mono_ms() < end)
+		forget_ended(m, 10);
+	for (i = 0; i < SS_WORKER_MAX; i++)
+		if (m->slots[i].used && m->slots[i].pid > 0)
 			(void)kill(m->slots[i].pid, SIGKILL);
+	end = dh_time_mono_ms() + 1000;
+	while (ss_worker_mgr_count(m) > 0 && dh_time_mono_ms() < end)
+		forget_ended(m, 10);
+	for (i = 0; i < SS_WORKER_MAX; i++) {
+		if (m->slots[i].used && m->slots[i].pid > 0 &&
+		    m->slots[i].direct)
 			(void)waitpid(m->slots[i].pid, &st, 0);
-		}
 		if (m->slots[i].used)
 			slot_release(&m->slots[i]);
 	}
+	ss_spawner_stop(m->sp);
 	dh_wipe(&m->creds, sizeof(m->creds));
 	env_free(&m->env);
 	free(m);

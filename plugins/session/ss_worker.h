@@ -30,6 +30,13 @@
  *     the manager, which sends agent_task_complete (up to 3 times, 1 s
  *     apart, until agent_task_acknowledge).
  *
+ * Workers are forked by ss_spawner, a fork server the manager starts
+ * while the agent is still single-threaded, so no worker inherits a lock
+ * that one of the agent's threads held; the manager hands it the
+ * environment, credentials and interactive_shell payload as one start
+ * request (ss_worker_req_*), and learns of ends from its reports.  If the
+ * spawner cannot start or dies, the agent forks workers itself.
+ *
  * Manager <-> worker IPC is a SOCK_SEQPACKET socketpair: credentials and
  * cancel requests go down, the task-complete payload comes up.
  *
@@ -43,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dh_buf.h"
 #include "dh_err.h"
 #include "dh_mgs.h"
 #include "ss_transcript.h"
@@ -121,7 +129,10 @@ typedef int (*ss_worker_send_fn)(void *arg, const struct dh_mgs_msg *m);
 
 struct ss_worker_mgr;
 
-/* New manager; *out freed with ss_worker_mgr_free. */
+/* New manager; *out freed with ss_worker_mgr_free.  Call it before the
+ * process starts threads: it loads the NSS modules and the CA store for
+ * env->ca_file, then starts the spawner (which refuses a multi-threaded
+ * parent; the manager then forks workers itself, with a warning). */
 int ss_worker_mgr_new(const struct ss_worker_env *env, ss_worker_send_fn send,
     void *arg, struct ss_worker_mgr **out, struct dh_err *err);
 
@@ -147,6 +158,31 @@ int ss_worker_mgr_count(const struct ss_worker_mgr *m);
 
 /* SIGTERM running workers, wait up to 2 s for them, free m (NULL ok). */
 void ss_worker_mgr_free(struct ss_worker_mgr *m);
+
+/* A worker's start request, as the manager hands it to the spawner
+ * (ss_spawner): the environment, the credentials and the interactive_shell
+ * payload, which the child parses again (so a request is checked exactly
+ * like a control-channel message).  Owns every string it points to. */
+struct ss_worker_req {
+	struct ss_worker_env env;
+	struct ss_creds creds;
+	struct ss_task task;
+	char *strs[10];
+};
+
+/* Encode a start request into out (appended). */
+int ss_worker_req_encode(const struct ss_worker_env *env,
+    const struct ss_creds *creds, const void *payload, size_t n,
+    struct dh_buf *out, struct dh_err *err);
+
+/* Decode and check p[0..n) into r (zeroed first; free with
+ * ss_worker_req_free even on failure).  DH_E_SHORT / DH_E_FORMAT /
+ * DH_E_TOOBIG on bad input, and whatever ss_worker_parse_task says. */
+int ss_worker_req_decode(const void *p, size_t n, struct ss_worker_req *r,
+    struct dh_err *err);
+
+/* Free the strings of r and wipe its credentials (NULL ok). */
+void ss_worker_req_free(struct ss_worker_req *r);
 
 /* The worker itself (child side): run session t until it ends, then exit
  * the process.  ipc is the worker's end of the socketpair. */

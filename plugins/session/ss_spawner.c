@@ -1,0 +1,437 @@
+/*
+ * ss_spawner: a single-threaded fork server for session workers (see
+ * ss_spawner.h for why).  The agent half sends requests and collects
+ * answers; the spawner half, after its fork, uses only system calls: no
+ * allocation, no locks, no logging, so it cannot inherit a held lock even
+ * if it were ever started late.
+ */
+#define _GNU_SOURCE
+#include "ss_spawner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dh_buf.h"
+
+#define ENDED_MAX 256
+#define ANSWER_MS 5000
+#define STOP_MS 1000
+
+struct ended {
+	pid_t pid;
+	int status;
+};
+
+struct ss_spawner {
+	int fd;                  /* agent end of the socketpair */
+	pid_t pid;               /* the spawner */
+	struct ended ended[ENDED_MAX]; /* ends seen while awaiting a 'P' */
+	size_t n_ended;
+};
+
+/* ------------------------------------------------------ spawner half */
+
+static int
+recv_req(int sock, unsigned char *buf, size_t cap, size_t *n, int *fd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct iovec iov = { buf, cap };
+	struct msghdr mh;
+	struct cmsghdr *c;
+	ssize_t r;
+
+	*fd = -1;
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (r <= 0)
+		return (int)r;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if ((mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
+		if (*fd >= 0)
+			close(*fd);
+		*fd = -1;
+		r = 1;
+		buf[0] = 0;   /* answered as a refused request */
+	}
+	*n = (size_t)r;
+	return 1;
+}
+
+static void
+answer(int sock, unsigned char kind, uint32_t a, uint32_t b, size_t n)
+{
+	unsigned char m[9];
+
+	m[0] = kind;
+	dh_put_be32(m + 1, a);
+	dh_put_be32(m + 5, b);
+	while (send(sock, m, n, MSG_NOSIGNAL) < 0 && errno == EINTR)
+		;
+}
+
+static void
+reap_all(int sock)
+{
+	pid_t p;
+	int st;
+
+	while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+		answer(sock, 'E', (uint32_t)p, (uint32_t)st, 9);
+}
+
+static void
+child_signals(const sigset_t *mask)
+{
+	struct sigaction sa;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+	(void)sigprocmask(SIG_SETMASK, mask, NULL);
+}
+
+static void __attribute__((noreturn))
+serve(int sock, ss_spawner_child_fn fn, const sigset_t *orig)
+{
+	static unsigned char req[1 + SS_SPAWNER_REQ_MAX];
+	struct sigaction sa;
+	struct signalfd_siginfo si;
+	struct pollfd pf[2];
+	sigset_t chld;
+	size_t n;
+	pid_t pid;
+	int sfd, fd, r;
+
+	(void)prctl(PR_SET_NAME, "dh-spawner", 0, 0, 0);
+	/* the agent's stop closes our socket: signals meant for the service
+	 * (systemd's SIGTERM, a terminal's ^C) do not end the spawner early */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &chld, NULL);
+	sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		_exit(1);
+	for (;;) {
+		pf[0].fd = sock;
+		pf[0].events = POLLIN;
+		pf[1].fd = sfd;
+		pf[1].events = POLLIN;
+		pf[0].revents = pf[1].revents = 0;
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		if (pf[1].revents != 0) {
+			while (read(sfd, &si, sizeof(si)) > 0)
+				;
+			reap_all(sock);
+		}
+		if (pf[0].revents == 0)
+			continue;
+		r = recv_req(sock, req, sizeof(req), &n, &fd);
+		if (r == 0)
+			_exit(0);
+		if (r < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			_exit(1);
+		}
+		if (req[0] != 'S' || fd < 0) {
+			if (fd >= 0)
+				close(fd);
+			answer(sock, 'P', 0, 0, 5);
+			continue;
+		}
+		pid = fork();
+		if (pid == 0) {
+			close(sock);
+			close(sfd);
+			child_signals(orig);
+			fn(req + 1, n - 1, fd);
+			_exit(127);
+		}
+		close(fd);
+		answer(sock, 'P', pid > 0 ? (uint32_t)pid : 0, 0, 5);
+	}
+}
+
+/* -------------------------------------------------------- agent half */
+
+static int
+thread_count(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (d == NULL)
+		return 1;       /* no /proc: nothing to check against */
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+int
+ss_spawner_start(ss_spawner_child_fn fn, struct ss_spawner **out,
+    struct dh_err *err)
+{
+	struct ss_spawner *sp;
+	sigset_t orig;
+	int sv[2], threads;
+	pid_t pid;
+
+	*out = NULL;
+	threads = thread_count();
+	if (threads > 1)
+		return dh_err_set(err, DH_E_STATE, "cannot start the session"
+		    " spawner: %d threads already run (it must be started"
+		    " while the agent is single-threaded)", threads);
+	sp = calloc(1, sizeof(*sp));
+	if (sp == NULL)
+		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+		free(sp);
+		return dh_err_set(err, DH_E_IO, "socketpair: %s",
+		    strerror(errno));
+	}
+	(void)sigprocmask(SIG_SETMASK, NULL, &orig);
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		free(sp);
+		return dh_err_set(err, DH_E_IO, "fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		/* keep stdio and our socket (as 3) only */
+		if (dup2(sv[1], 3) < 0)
+			_exit(1);
+		if (close_range(4, ~0u, 0) != 0) {
+			int fd;
+
+			for (fd = 4; fd < 4096; fd++)
+				(void)close(fd);
+		}
+		serve(3, fn, &orig);
+	}
+	close(sv[1]);
+	sp->fd = sv[0];
+	sp->pid = pid;
+	*out = sp;
+	return DH_OK;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Read one answer, waiting up to wait_ms: 1 = *kind/a/b set, 0 = none
+ * yet, -1 = the spawner is gone. */
+static int
+read_answer(struct ss_spawner *sp, int wait_ms, unsigned char *kind,
+    uint32_t *a, uint32_t *b)
+{
+	unsigned char m[16];
+	struct pollfd pf = { sp->fd, POLLIN, 0 };
+	ssize_t n;
+
+	if (sp->fd < 0)
+		return -1;
+	if (wait_ms > 0) {
+		int r = poll(&pf, 1, wait_ms);
+
+		if (r < 0 && errno != EINTR)
+			return -1;
+		if (r <= 0)
+			return 0;
+	}
+	n = recv(sp->fd, m, sizeof(m), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0)
+		return -1;
+	if ((m[0] == 'P' && n != 5) || (m[0] == 'E' && n != 9) ||
+	    (m[0] != 'P' && m[0] != 'E'))
+		return -1;  /* not our spawner speaking: treat it as gone */
+	*kind = m[0];
+	*a = dh_be32(m + 1);
+	*b = m[0] == 'E' ? dh_be32(m + 5) : 0;
+	return 1;
+}
+
+static void
+gone(struct ss_spawner *sp)
+{
+	if (sp->fd >= 0)
+		close(sp->fd);
+	sp->fd = -1;
+}
+
+int
+ss_spawner_spawn(struct ss_spawner *sp, const void *req, size_t n, int fd,
+    pid_t *pid, struct dh_err *err)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cm;
+	unsigned char tag = 'S', kind;
+	struct iovec iov[2];
+	struct msghdr mh;
+	struct cmsghdr *c;
+	int64_t deadline;
+	uint32_t a, b;
+	ssize_t w;
+	int r;
+
+	*pid = 0;
+	if (n > SS_SPAWNER_REQ_MAX)
+		return dh_err_set(err, DH_E_TOOBIG, "spawn request of %zu"
+		    " bytes (limit %d)", n, SS_SPAWNER_REQ_MAX);
+	if (sp->fd < 0)
+		return dh_err_set(err, DH_E_IO, "the session spawner is gone");
+	iov[0].iov_base = &tag;
+	iov[0].iov_len = 1;
+	iov[1].iov_base = (void *)(uintptr_t)req;
+	iov[1].iov_len = n;
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = 2;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = sizeof(cm.b);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		w = sendmsg(sp->fd, &mh, MSG_NOSIGNAL);
+	while (w < 0 && errno == EINTR);
+	if (w != (ssize_t)(n + 1)) {
+		r = errno;
+		gone(sp);
+		return dh_err_set(err, DH_E_IO, "the session spawner is gone"
+		    " (send: %s)", w < 0 ? strerror(r) : "short");
+	}
+	deadline = mono_ms() + ANSWER_MS;
+	for (;;) {
+		int64_t left = deadline - mono_ms();
+
+		r = left > 0 ? read_answer(sp, (int)left, &kind, &a, &b) : 0;
+		if (r < 0 || (r == 0 && mono_ms() >= deadline)) {
+			gone(sp);
+			return dh_err_set(err, DH_E_IO, "the session spawner is"
+			    " gone (%s)", r < 0 ? "closed" : "no answer");
+		}
+		if (r == 0)
+			continue;
+		if (kind == 'P')
+			break;
+		if (sp->n_ended < ENDED_MAX) {
+			sp->ended[sp->n_ended].pid = (pid_t)a;
+			sp->ended[sp->n_ended].status = (int)b;
+			sp->n_ended++;
+		}
+	}
+	if (a == 0)
+		return dh_err_set(err, DH_E_IO, "the session spawner could not"
+		    " fork");
+	*pid = (pid_t)a;
+	return DH_OK;
+}
+
+int
+ss_spawner_reaped(struct ss_spawner *sp, int wait_ms, pid_t *pid,
+    int *wstatus)
+{
+	unsigned char kind;
+	uint32_t a, b;
+	int r;
+
+	if (sp->n_ended > 0) {
+		*pid = sp->ended[0].pid;
+		*wstatus = sp->ended[0].status;
+		sp->n_ended--;
+		memmove(sp->ended, sp->ended + 1,
+		    sp->n_ended * sizeof(sp->ended[0]));
+		return DH_OK;
+	}
+	r = read_answer(sp, wait_ms, &kind, &a, &b);
+	if (r < 0) {
+		gone(sp);
+		return DH_E_IO;
+	}
+	if (r == 0 || kind != 'E')
+		return DH_E_TIMEOUT;   /* a stray 'P' cannot happen: spawn waits */
+	*pid = (pid_t)a;
+	*wstatus = (int)b;
+	return DH_OK;
+}
+
+pid_t
+ss_spawner_pid(const struct ss_spawner *sp)
+{
+	return sp->pid;
+}
+
+void
+ss_spawner_stop(struct ss_spawner *sp)
+{
+	int64_t end;
+	int st;
+
+	if (sp == NULL)
+		return;
+	gone(sp);
+	end = mono_ms() + STOP_MS;
+	while (waitpid(sp->pid, &st, WNOHANG) == 0) {
+		if (mono_ms() >= end) {
+			(void)kill(sp->pid, SIGKILL);
+			(void)waitpid(sp->pid, &st, 0);
+			break;
+		}
+		usleep(5000);
+	}
+	free(sp);
+}

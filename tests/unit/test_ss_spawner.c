@@ -1,0 +1,270 @@
+/*
+ * ss_spawner: children run in a fork of the spawner (not of the test),
+ * get the request bytes and the passed descriptor, start with default
+ * signal dispositions and the original mask, and their ends are reported
+ * with the wait status, also when they end while a spawn waits for its
+ * answer.  A multi-threaded parent is refused; a dead spawner is an error,
+ * not a hang.  The point of the spawner: children forked while a parent
+ * thread hammers malloc still allocate and exit.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dh_err.h"
+#include "ss_spawner.h"
+
+/* Child: request "exit N" exits N; "info" writes ppid, SIGCHLD blocked,
+ * SIGTERM disposition, the request length; "alloc" mallocs 1000 blocks. */
+static void
+child(const void *req, size_t n, int fd)
+{
+	char line[128];
+	sigset_t m;
+	struct sigaction sa;
+	int len;
+
+	if (n > 5 && n < sizeof(line) && memcmp(req, "exit ", 5) == 0) {
+		memcpy(line, req, n);   /* the request is not NUL-terminated */
+		line[n] = '\0';
+		_exit((int)strtol(line + 5, NULL, 10));
+	}
+	if (n == 5 && memcmp(req, "alloc", 5) == 0) {
+		void *p[1000];
+		int i;
+
+		for (i = 0; i < 1000; i++)
+			p[i] = malloc((size_t)(i * 37 % 4000 + 1));
+		for (i = 0; i < 1000; i++)
+			free(p[i]);
+		_exit(0);
+	}
+	sigprocmask(SIG_SETMASK, NULL, &m);
+	sigaction(SIGTERM, NULL, &sa);
+	len = snprintf(line, sizeof(line), "%ld %d %d %zu", (long)getppid(),
+	    sigismember(&m, SIGCHLD), sa.sa_handler == SIG_DFL, n);
+	_exit(write(fd, line, (size_t)len) == len ? 0 : 1);
+}
+
+static int
+tasks(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+	d = opendir(path);
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Wait for the end of pid; its status. */
+static int
+ended(struct ss_spawner *sp, pid_t pid)
+{
+	pid_t p;
+	int st, i;
+
+	for (i = 0; i < 100; i++)
+		if (ss_spawner_reaped(sp, 100, &p, &st) == DH_OK && p == pid)
+			return st;
+	fail_msg("no end reported for %ld", (long)pid);
+	return -1;
+}
+
+static void
+test_child_runs_in_the_spawner(void **state)
+{
+	struct ss_spawner *sp = NULL;
+	struct dh_err e;
+	char buf[128];
+	long ppid;
+	int sv[2], blocked, dfl, st;
+	size_t n;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_OK);
+	assert_int_equal(tasks(ss_spawner_pid(sp)), 1);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(ss_spawner_spawn(sp, "info", 4, sv[1], &pid, &e),
+	    DH_OK);
+	close(sv[1]);
+	assert_true(pid > 0);
+	memset(buf, 0, sizeof(buf));
+	assert_true(read(sv[0], buf, sizeof(buf) - 1) > 0);
+	close(sv[0]);
+	assert_int_equal(sscanf(buf, "%ld %d %d %zu", &ppid, &blocked, &dfl,
+	    &n), 4);
+	assert_int_equal(ppid, (long)ss_spawner_pid(sp));
+	assert_int_equal(blocked, 0);
+	assert_int_equal(dfl, 1);
+	assert_int_equal(n, 4);
+	st = ended(sp, pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ss_spawner_stop(sp);
+}
+
+/* Children that end at once: their reports arrive while later spawns
+ * wait for answers and are queued, none lost. */
+static void
+test_ends_reported_with_status(void **state)
+{
+	struct ss_spawner *sp = NULL;
+	struct dh_err e;
+	pid_t pids[40], p;
+	int seen[40] = { 0 }, i, j, st, got = 0;
+	char req[16];
+
+	(void)state;
+	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_OK);
+	for (i = 0; i < 40; i++) {
+		int fd = open("/dev/null", O_RDONLY);
+
+		snprintf(req, sizeof(req), "exit %d", 40 - i);
+		assert_int_equal(ss_spawner_spawn(sp, req, strlen(req), fd,
+		    &pids[i], &e), DH_OK);
+		close(fd);
+	}
+	for (j = 0; j < 400 && got < 40; j++) {
+		if (ss_spawner_reaped(sp, 50, &p, &st) != DH_OK)
+			continue;
+		for (i = 0; i < 40; i++)
+			if (pids[i] == p) {
+				assert_false(seen[i]);
+				assert_true(WIFEXITED(st));
+				assert_int_equal(WEXITSTATUS(st), 40 - i);
+				seen[i] = 1;
+				got++;
+			}
+	}
+	assert_int_equal(got, 40);
+	assert_int_equal(ss_spawner_reaped(sp, 0, &p, &st), DH_E_TIMEOUT);
+	ss_spawner_stop(sp);
+}
+
+static void *
+idle_thread(void *arg)
+{
+	int *fds = arg;
+	char c;
+
+	return read(fds[0], &c, 1) == 1 ? arg : NULL;
+}
+
+static void
+test_refused_with_threads(void **state)
+{
+	struct ss_spawner *sp = NULL;
+	struct dh_err e;
+	pthread_t th;
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(pthread_create(&th, NULL, idle_thread, fds), 0);
+	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_E_STATE);
+	assert_null(sp);
+	assert_non_null(strstr(e.msg, "threads"));
+	assert_int_equal(write(fds[1], "x", 1), 1);
+	pthread_join(th, NULL);
+	close(fds[0]);
+	close(fds[1]);
+}
+
+static void
+test_dead_spawner_is_an_error(void **state)
+{
+	struct ss_spawner *sp = NULL;
+	struct dh_err e;
+	char big[SS_SPAWNER_REQ_MAX + 1];
+	pid_t pid, p;
+	int st, fd = open("/dev/null", O_RDONLY);
+
+	(void)state;
+	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_OK);
+	memset(big, 'x', sizeof(big));
+	assert_int_equal(ss_spawner_spawn(sp, big, sizeof(big), fd, &pid, &e),
+	    DH_E_TOOBIG);
+	assert_int_equal(kill(ss_spawner_pid(sp), SIGKILL), 0);
+	assert_int_equal(ss_spawner_spawn(sp, "exit 0", 6, fd, &pid, &e),
+	    DH_E_IO);
+	assert_int_equal(ss_spawner_reaped(sp, 0, &p, &st), DH_E_IO);
+	ss_spawner_stop(sp);
+	close(fd);
+}
+
+static volatile int g_stop;
+
+static void *
+malloc_thread(void *arg)
+{
+	(void)arg;
+	while (!g_stop) {
+		void *p = malloc(100 + (size_t)(rand() % 5000));
+
+		free(p);
+	}
+	return NULL;
+}
+
+/* The reason the spawner exists: the parent runs a thread that is in
+ * malloc most of the time, yet every child allocates and exits. */
+static void
+test_children_of_a_busy_parent_allocate(void **state)
+{
+	struct ss_spawner *sp = NULL;
+	struct dh_err e;
+	pthread_t th;
+	pid_t pid;
+	int i, st, fd = open("/dev/null", O_RDONLY);
+
+	(void)state;
+	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_OK);
+	g_stop = 0;
+	assert_int_equal(pthread_create(&th, NULL, malloc_thread, NULL), 0);
+	for (i = 0; i < 30; i++) {
+		assert_int_equal(ss_spawner_spawn(sp, "alloc", 5, fd, &pid, &e),
+		    DH_OK);
+		st = ended(sp, pid);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	g_stop = 1;
+	pthread_join(th, NULL);
+	ss_spawner_stop(sp);
+	close(fd);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_child_runs_in_the_spawner),
+		cmocka_unit_test(test_ends_reported_with_status),
+		cmocka_unit_test(test_refused_with_threads),
+		cmocka_unit_test(test_dead_spawner_is_an_error),
+		cmocka_unit_test(test_children_of_a_busy_parent_allocate),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
