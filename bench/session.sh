@@ -11,6 +11,7 @@
 # the bottleneck; bytes/s is taken from the first to the last payload byte.
 # Prints numbers, asserts nothing.
 #   sh bench/session.sh [BUILD] [MiB] [ECHO_SAMPLES]
+# BENCH_SMAPS=1 also lists the idle worker's largest private mappings.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-build/release}
@@ -174,6 +175,22 @@ def mem(pid):
     return rss, anon, pss, uss
 
 
+def top_private(pid):
+    """Print the mappings holding the most private memory (BENCH_SMAPS=1)."""
+    rows, cur = [], None
+    for line in pathlib.Path("/proc/%d/smaps" % pid).read_text().splitlines():
+        f = line.split()
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            cur = [0, f[5] if len(f) > 5 else "[anon]", f[0]]
+            rows.append(cur)
+        elif f[0] in ("Private_Clean:", "Private_Dirty:") and cur is not None:
+            cur[0] += int(f[1])
+    rows.sort(reverse=True)
+    print("worker %d private memory by mapping (kB):" % pid)
+    for kb, name, rng in rows[:12]:
+        print("  %6d  %s %s" % (kb, name, rng))
+
+
 def main():
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="dh-bench-session-"))
     big = tmp / "big.bin"
@@ -213,6 +230,8 @@ def main():
         cli.read_until(rb"ready-2")
         wpid = int(re.findall(r"worker (\d+) started", log_path.read_text())[-1])
         idle_mem = mem(wpid)
+        if os.environ.get("BENCH_SMAPS"):
+            top_private(wpid)
         # keystroke echo: one byte out, wait for its echo
         lat = []
         for i in range(SAMPLES):

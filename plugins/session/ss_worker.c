@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libwebsockets.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
@@ -1505,6 +1506,40 @@ apply_size(struct worker *w)
 		    strlen(txt), 0, &e);
 }
 
+/* ------------------------------------------------------------- https */
+
+/* The HTTPS client (CreateDataChannel, KMS Decrypt), built on first use
+ * and dropped once the shell runs, since only a reconnect needs it again:
+ * an idle client keeps a TLS connection and curl's buffers, private
+ * memory in every session. */
+static int
+http_client(struct worker *w, struct dh_err *err)
+{
+	struct dh_http_config hc;
+	int rc;
+
+	if (w->http != NULL)
+		return DH_OK;
+	memset(&hc, 0, sizeof(hc));
+	hc.ca_file = w->env->ca_file;
+	hc.user_agent = "deckhand-agent/" DH_VERSION;
+	hc.timeout_ms = 20000;
+	hc.connect_timeout_ms = 5000;
+	hc.max_attempts = 2;
+	rc = dh_http_client_new(&hc, &w->http, err);
+	if (rc == DH_OK)
+		dh_aws_client_init(&w->aws, w->http);
+	return rc;
+}
+
+static void
+http_release(struct worker *w)
+{
+	dh_http_client_free(w->http);
+	w->http = NULL;
+	memset(&w->aws, 0, sizeof(w->aws));
+}
+
 /* ------------------------------------------------------------- shell */
 
 static int
@@ -1565,6 +1600,10 @@ start_shell(struct worker *w)
 		input_bytes(w, (const unsigned char *)"\n", 1);
 	}
 	update_flow(w);
+	/* setup (account lookup, sink checks, handshake) is over: drop the
+	 * HTTPS client and give the freed pages back */
+	http_release(w);
+	(void)malloc_trim(0);
 }
 
 /* --------------------------------------------------------- handshake */
@@ -1651,6 +1690,9 @@ kms_decrypt(struct worker *w, const struct ss_hs_response *r,
 		dh_err_set(err, rc, "out of memory");
 		goto out;
 	}
+	rc = http_client(w, err);
+	if (rc != DH_OK)
+		goto out;
 	w->aws.creds.access_key = w->creds.access_key;
 	w->aws.creds.secret_key = w->creds.secret_key;
 	w->aws.creds.session_token = w->creds.session_token[0] != '\0' ?
@@ -2014,6 +2056,8 @@ create_data_channel(struct worker *w, struct dh_err *err)
 	req.sign_arg = &rs;
 	req.max_body = 64 * 1024;
 	rc = dh_http_hdrs_set(&req.headers, "Content-Type", "application/json");
+	if (rc == DH_OK)
+		rc = http_client(w, err);
 	if (rc == DH_OK)
 		rc = dh_http_do(w->http, &req, &resp, err);
 	if (rc != DH_OK) {
@@ -2620,20 +2664,9 @@ static int
 setup(struct worker *w, struct dh_err *err)
 {
 	struct lws_context_creation_info ci;
-	struct dh_http_config hc;
 	struct dh_mgsrel_cfg rc;
 	int r;
 
-	memset(&hc, 0, sizeof(hc));
-	hc.ca_file = w->env->ca_file;
-	hc.user_agent = "deckhand-agent/" DH_VERSION;
-	hc.timeout_ms = 20000;
-	hc.connect_timeout_ms = 5000;
-	hc.max_attempts = 2;
-	r = dh_http_client_new(&hc, &w->http, err);
-	if (r != DH_OK)
-		return r;
-	dh_aws_client_init(&w->aws, w->http);
 	dh_mgsrel_cfg_default(&rc, DH_MGSREL_AGENT);
 	rc.wall_offset_ms = dh_time_now_ms() - dh_time_mono_ms();
 	r = dh_mgsrel_new(&rc, now_ms(), &w->rel, err);
