@@ -29,8 +29,10 @@
 #include "dh_log.h"
 #include "dh_mgs.h"
 #include "dh_time.h"
+#include "dh_spawner.h"
 #include "dh_tls.h"
 #include "dh_uuid.h"
+#include "ss_pty.h"
 #include "ss_worker.h"
 
 _Static_assert(AG_SESSION_CHUNK_MAX == SS_WORKER_CHUNK_MAX,
@@ -53,6 +55,7 @@ struct ag_daemon {
 	struct lws_context *ctx;
 	struct ag_ctrl *ctrl;
 	struct ss_worker_mgr *sessions;
+	struct dh_spawner *spawner;   /* forks session workers and patch jobs */
 	struct ss_shipper *shipper;
 	pthread_mutex_t ship_mu;       /* guards ship_creds (shipper thread) */
 	struct ss_creds ship_creds;
@@ -793,6 +796,29 @@ reload(struct ag_daemon *d)
 
 /* --------------------------------------------------------------- run */
 
+static const struct dh_spawner_kind spawn_kinds[] = {
+	{ SS_WORKER_SPAWN_TAG, ss_worker_spawned },
+	{ AG_JOB_SPAWN_TAG, ag_job_spawned },
+};
+
+/* First thing, while the agent is single-threaded: load what every child
+ * needs (NSS modules, OpenSSL's tables and the CA store) and start the
+ * spawner that forks them.  Without it the agent forks children itself. */
+static void
+start_spawner(struct ag_daemon *d)
+{
+	struct dh_err e;
+
+	dh_err_clear(&e);
+	ss_pty_preload_nss();
+	if (dh_tls_preload(ag_config_ca(&d->cfg, NULL, d->id.ca_bundle), &e) !=
+	    DH_OK)
+		dh_warn("TLS preload: %s", e.msg);
+	if (dh_spawner_start(spawn_kinds, sizeof(spawn_kinds) /
+	    sizeof(spawn_kinds[0]), &d->spawner, &e) != DH_OK)
+		dh_warn("%s; the agent forks its children itself", e.msg);
+}
+
 /* Worker results are applied here, on the loop's thread: the worker wakes
  * the loop with lws_cancel_service. */
 static void
@@ -877,13 +903,13 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 		goto out;
 	dh_info("instance %s (%s), agent %s", d->id.instance_id, d->id.region,
 	    DH_VERSION);
+	start_spawner(d);
 	{
-		/* first, while the agent is still single-threaded: the
-		 * manager starts the spawner that forks session workers */
 		struct ss_worker_env se;
 
 		session_env(d, &se);
-		rc = ss_worker_mgr_new(&se, session_send, d, &d->sessions, err);
+		rc = ss_worker_mgr_new(&se, d->spawner, session_send, d,
+		    &d->sessions, err);
 		if (rc != DH_OK)
 			goto out;
 	}
@@ -943,6 +969,8 @@ ag_daemon_run(const struct ag_daemon_opts *o, struct dh_err *err)
 		jp.scan_schedule = d->cfg.patch_scan_schedule;
 		jp.scan_timezone = d->cfg.patch_scan_timezone;
 		rc = ag_job_new(&jp, dh_time_now_ms(), &d->jobs, err);
+		if (rc == DH_OK)
+			ag_job_set_spawner(d->jobs, d->spawner);
 	}
 	if (rc == DH_OK)
 		rc = setup_signals() == DH_OK ? DH_OK :
@@ -982,6 +1010,7 @@ out:
 	}
 	ag_job_free(d->jobs);
 	ss_worker_mgr_free(d->sessions);
+	dh_spawner_stop(d->spawner);
 	ss_shipper_stop(d->shipper);
 	dh_wipe(&d->ship_creds, sizeof(d->ship_creds));
 	pthread_mutex_destroy(&d->ship_mu);

@@ -25,6 +25,7 @@
 #include "dh_json.h"
 #include "dh_log.h"
 #include "dh_sched.h"
+#include "dh_spawner.h"
 #include "dh_time.h"
 #include "dh_uuid.h"
 #include "pt_baseline.h"
@@ -35,7 +36,12 @@
 #define SPOOL_MAX_FILE (16 * 1024 * 1024)
 #define QUEUE_MAX 8
 
-enum child_kind { CHILD_NONE = 0, CHILD_JOB, CHILD_LOCAL, CHILD_FLUSH };
+enum child_kind {
+	CHILD_NONE = 0,
+	CHILD_JOB = AG_JOB_CHILD_JOB,
+	CHILD_LOCAL = AG_JOB_CHILD_LOCAL,
+	CHILD_FLUSH = AG_JOB_CHILD_FLUSH
+};
 
 struct pending_reply {
 	char job_id[160];
@@ -52,6 +58,8 @@ struct ag_job {
 	int64_t next_local_ms;     /* 0 = no local scan due */
 	int64_t next_flush_ms;
 	pid_t child;
+	int child_direct;          /* forked here, not by the spawner */
+	struct dh_spawner *sp;     /* borrowed; NULL = fork directly */
 	enum child_kind kind;
 	char child_job[160];
 	char result_path[PATH_MAX_LEN];
@@ -749,15 +757,62 @@ ack(struct ag_ctrl *c, const char *job, const struct dh_mgs_msg *m,
 	dh_buf_free(&b);
 }
 
+/* The child's work, in the child: run kind k, write the result, exit. */
+static void __attribute__((noreturn))
+run_child(int k, const char *result_path, const struct ag_job_params *p,
+    const struct ag_job_env *env, const struct ag_job_req *req)
+{
+	struct dh_buf out;
+	struct dh_err e;
+	size_t left;
+
+	dh_buf_init(&out, 64 * 1024);
+	dh_err_clear(&e);
+	if (k == CHILD_FLUSH) {
+		(void)ag_job_flush_spool(p, env, &left, &e);
+		_exit(left > 0 ? 1 : 0);
+	}
+	(void)ag_job_run_scan(p, env, req, &out, &e);
+	(void)dh_config_write_atomic(result_path, out.d, out.len, 0600, NULL);
+	_exit(0);
+}
+
+/* Have the spawner fork the child: its pid, or 0 when there is no
+ * spawner or it failed (the caller forks directly). */
+static pid_t
+spawn(struct ag_job *j, enum child_kind k, const struct ag_job_req *req,
+    const struct ag_job_env *env)
+{
+	struct ag_job_params p;
+	struct dh_buf b;
+	struct dh_err e;
+	pid_t pid = 0;
+	int rc;
+
+	if (j->sp == NULL)
+		return 0;
+	params_of(j, &p);
+	dh_err_clear(&e);
+	dh_buf_init_secret(&b, DH_SPAWNER_REQ_MAX);
+	rc = ag_job_spawn_encode((int)k, j->result_path, &p, env, req, &b, &e);
+	if (rc == DH_OK)
+		rc = dh_spawner_spawn(j->sp, AG_JOB_SPAWN_TAG, b.d, b.len, -1,
+		    &pid, &e);
+	dh_buf_free(&b);
+	if (rc != DH_OK) {
+		dh_warn("patch: %s; the agent forks this child itself", e.msg);
+		return 0;
+	}
+	return pid;
+}
+
 /* Fork a child of kind k (req for jobs); 0 when started. */
 static int
 start_child(struct ag_job *j, enum child_kind k, const struct ag_job_req *req,
     const struct ag_job_env *env, int64_t now_ms)
 {
 	struct ag_job_params p;
-	struct dh_buf out;
 	struct dh_err e;
-	size_t left;
 	pid_t pid;
 
 	if (mkdirs(j->state_dir, &e) != DH_OK) {
@@ -766,23 +821,17 @@ start_child(struct ag_job *j, enum child_kind k, const struct ag_job_req *req,
 	}
 	snprintf(j->result_path, sizeof(j->result_path), "%s/patch/jobs/%u.json",
 	    j->state_dir, j->seq++);
-	pid = fork();
+	pid = spawn(j, k, req, env);
+	j->child_direct = pid == 0;
+	if (pid == 0)
+		pid = fork();
 	if (pid < 0) {
 		dh_warn("patch: fork: %s", strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
 		params_of(j, &p);
-		dh_buf_init(&out, 64 * 1024);
-		dh_err_clear(&e);
-		if (k == CHILD_FLUSH) {
-			(void)ag_job_flush_spool(&p, env, &left, &e);
-			_exit(left > 0 ? 1 : 0);
-		}
-		(void)ag_job_run_scan(&p, env, req, &out, &e);
-		(void)dh_config_write_atomic(j->result_path, out.d, out.len,
-		    0600, NULL);
-		_exit(0);
+		run_child(k, j->result_path, &p, env, req);
 	}
 	j->child = pid;
 	j->kind = k;
@@ -931,10 +980,19 @@ ag_job_poll(struct ag_job *j, struct ag_ctrl *c, const struct ag_job_env *env,
 	int status = 0;
 	pid_t w;
 
-	if (j->child != 0) {
+	if (j->child != 0 && j->child_direct) {
 		w = waitpid(j->child, &status, WNOHANG);
 		if (w == j->child || (w < 0 && errno == ECHILD))
 			reap(j, status);
+	} else if (j->child != 0) {
+		int rc = j->sp != NULL ? dh_spawner_ended(j->sp, j->child, 0,
+		    &status) : DH_E_IO;
+
+		if (rc == DH_OK)
+			reap(j, status);
+		else if (rc == DH_E_IO && kill(j->child, 0) != 0 &&
+		    errno == ESRCH)
+			reap(j, -1);   /* reparented with the spawner gone */
 	}
 	if (j->reply.used && ag_ctrl_is_up(c)) {
 		send_msg(c, DH_MGS_T_JOB_REPLY, &j->reply.body);
@@ -960,4 +1018,147 @@ ag_job_poll(struct ag_job *j, struct ag_ctrl *c, const struct ag_job_env *env,
 		j->next_flush_ms = now_ms + 30 * 1000;
 		(void)start_child(j, CHILD_FLUSH, NULL, env, now_ms);
 	}
+}
+
+/* ------------------------------------------------------ spawner side */
+
+void
+ag_job_set_spawner(struct ag_job *j, struct dh_spawner *sp)
+{
+	j->sp = sp;
+}
+
+#define SPAWN_MAGIC "DHJ1"
+#define SPAWN_STR_MAX (1u << 20)     /* an inline baseline can be large */
+#define SPAWN_STRS 17
+
+int
+ag_job_spawn_encode(int kind, const char *result_path,
+    const struct ag_job_params *p, const struct ag_job_env *env,
+    const struct ag_job_req *req, struct dh_buf *out, struct dh_err *err)
+{
+	const char *strs[SPAWN_STRS] = { result_path, p->state_dir,
+		p->instance_id, p->region, p->scan_root, p->baseline_file,
+		env->ssm_url, env->ca_file, env->proxy, env->access_key,
+		env->secret_key, env->session_token,
+		req != NULL ? req->job_id : NULL,
+		req != NULL ? req->command_id : NULL,
+		req != NULL ? req->document : NULL,
+		req != NULL ? req->operation : NULL,
+		req != NULL ? req->snapshot_id : NULL };
+	size_t i;
+	int rc;
+
+	rc = dh_buf_put(out, SPAWN_MAGIC, 4);
+	if (rc == DH_OK)
+		rc = dh_buf_put_u8(out, (uint8_t)kind);
+	if (rc == DH_OK)
+		rc = dh_buf_put_u8(out, req != NULL);
+	for (i = 0; i < SPAWN_STRS && rc == DH_OK; i++)
+		rc = dh_buf_put_ostr(out, strs[i]);
+	if (rc == DH_OK)
+		rc = dh_buf_put_ostr(out, req != NULL ? req->baseline : NULL);
+	if (rc != DH_OK)
+		return dh_err_set(err, rc, "cannot encode the patch child's"
+		    " start request (%s)", dh_strerror(rc));
+	return DH_OK;
+}
+
+int
+ag_job_spawn_decode(const void *p, size_t n, struct ag_job_spawn *s,
+    struct dh_err *err)
+{
+	char **dst[SPAWN_STRS + 1];
+	const char **cdst[12];
+	unsigned char magic[4];
+	struct dh_buf b;
+	uint8_t kind, has_req;
+	size_t i;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	dh_buf_view(&b, p, n);
+	if (dh_buf_get(&b, magic, 4) != DH_OK ||
+	    dh_buf_get_u8(&b, &kind) != DH_OK ||
+	    dh_buf_get_u8(&b, &has_req) != DH_OK)
+		return dh_err_set(err, DH_E_SHORT, "patch start request:"
+		    " truncated");
+	if (memcmp(magic, SPAWN_MAGIC, 4) != 0 || kind < AG_JOB_CHILD_JOB ||
+	    kind > AG_JOB_CHILD_FLUSH || has_req > 1)
+		return dh_err_set(err, DH_E_FORMAT, "patch start request: bad"
+		    " header");
+	s->kind = kind;
+	s->has_req = has_req;
+	cdst[0] = &s->result_path;
+	cdst[1] = &s->p.state_dir;
+	cdst[2] = &s->p.instance_id;
+	cdst[3] = &s->p.region;
+	cdst[4] = &s->p.scan_root;
+	cdst[5] = &s->p.baseline_file;
+	cdst[6] = &s->env.ssm_url;
+	cdst[7] = &s->env.ca_file;
+	cdst[8] = &s->env.proxy;
+	cdst[9] = &s->env.access_key;
+	cdst[10] = &s->env.secret_key;
+	cdst[11] = &s->env.session_token;
+	dst[12] = &s->req.job_id;
+	dst[13] = &s->req.command_id;
+	dst[14] = &s->req.document;
+	dst[15] = &s->req.operation;
+	dst[16] = &s->req.snapshot_id;
+	dst[17] = &s->req.baseline;
+	for (i = 0; i < SPAWN_STRS + 1; i++) {
+		char *v = NULL;
+
+		rc = dh_buf_get_ostr(&b, SPAWN_STR_MAX, &v);
+		if (rc != DH_OK)
+			return dh_err_set(err, rc, "patch start request: field"
+			    " %zu: %s", i, dh_strerror(rc));
+		if (i < 12) {
+			s->strs[i] = v;
+			*cdst[i] = v;
+		} else
+			*dst[i] = v;
+	}
+	if (dh_buf_avail(&b) != 0)
+		return dh_err_set(err, DH_E_FORMAT, "patch start request: %zu"
+		    " trailing bytes", dh_buf_avail(&b));
+	if (s->result_path == NULL || s->p.state_dir == NULL ||
+	    (s->has_req && s->req.job_id == NULL))
+		return dh_err_set(err, DH_E_FORMAT, "patch start request:"
+		    " result path, state directory or job id missing");
+	return DH_OK;
+}
+
+void
+ag_job_spawn_free(struct ag_job_spawn *s)
+{
+	size_t i;
+
+	if (s == NULL)
+		return;
+	for (i = 0; i < sizeof(s->strs) / sizeof(s->strs[0]); i++)
+		if (s->strs[i] != NULL) {
+			dh_wipe(s->strs[i], strlen(s->strs[i]));
+			free(s->strs[i]);
+		}
+	ag_job_req_clear(&s->req);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+ag_job_spawned(const void *req, size_t n, int fd)
+{
+	static struct ag_job_spawn s;
+	struct dh_err e;
+
+	if (fd >= 0)
+		close(fd);
+	dh_err_clear(&e);
+	if (ag_job_spawn_decode(req, n, &s, &e) != DH_OK) {
+		dh_error("patch child: %s", e.msg);
+		_exit(2);
+	}
+	run_child(s.kind, s.result_path, &s.p, &s.env, s.has_req ? &s.req :
+	    NULL);
 }

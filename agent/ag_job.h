@@ -46,6 +46,7 @@
 
 struct ag_ctrl;
 struct ag_job;
+struct dh_spawner;
 
 /* A parsed agent_job (strings owned by the struct; ag_job_req_clear). */
 struct ag_job_req {
@@ -116,6 +117,40 @@ int ag_job_flush_spool(const struct ag_job_params *p,
 int ag_job_new(const struct ag_job_params *p, int64_t now_ms,
     struct ag_job **out, struct dh_err *err);
 void ag_job_free(struct ag_job *j);
+
+/* Fork children through sp (borrowed, NULL = fork directly), which must
+ * serve AG_JOB_SPAWN_TAG with ag_job_spawned and outlive j. */
+#define AG_JOB_SPAWN_TAG 'J'
+void ag_job_set_spawner(struct ag_job *j, struct dh_spawner *sp);
+
+/* A child's start request as the spawner hands it over: what it runs
+ * (AG_JOB_CHILD_*), where its result goes, and its parameters,
+ * environment and job.  Owns every string. */
+enum { AG_JOB_CHILD_JOB = 1, AG_JOB_CHILD_LOCAL, AG_JOB_CHILD_FLUSH };
+struct ag_job_spawn {
+	int kind;
+	const char *result_path;
+	struct ag_job_params p;
+	struct ag_job_env env;
+	struct ag_job_req req;
+	int has_req;
+	char *strs[12];
+};
+
+/* Encode a start request into out (appended); req may be NULL. */
+int ag_job_spawn_encode(int kind, const char *result_path,
+    const struct ag_job_params *p, const struct ag_job_env *env,
+    const struct ag_job_req *req, struct dh_buf *out, struct dh_err *err);
+
+/* Decode p[0..n) into s (zeroed first; free with ag_job_spawn_free even on
+ * failure).  DH_E_SHORT / DH_E_FORMAT / DH_E_TOOBIG on bad input. */
+int ag_job_spawn_decode(const void *p, size_t n, struct ag_job_spawn *s,
+    struct dh_err *err);
+void ag_job_spawn_free(struct ag_job_spawn *s);
+
+/* The spawner's child entry for AG_JOB_SPAWN_TAG (never returns). */
+void ag_job_spawned(const void *req, size_t n, int fd)
+    __attribute__((noreturn));
 
 /* Epoch milliseconds of the local schedule's next scan; 0 when there is
  * none (no schedule, or it never fires again). */

@@ -232,6 +232,47 @@ dh_buf_get_u64(struct dh_buf *b, uint64_t *v)
 	return r;
 }
 
+int
+dh_buf_put_ostr(struct dh_buf *b, const char *s)
+{
+	size_t n;
+	int r;
+
+	if (s == NULL)
+		return dh_buf_put_u32(b, 0xffffffffu);
+	n = strlen(s);
+	if (n > DH_BUF_OSTR_MAX)
+		return DH_E_TOOBIG;
+	r = dh_buf_put_u32(b, (uint32_t)n);
+	return r == DH_OK ? dh_buf_put(b, s, n) : r;
+}
+
+int
+dh_buf_get_ostr(struct dh_buf *b, size_t max, char **out)
+{
+	uint32_t n;
+	char *s;
+	int r;
+
+	*out = NULL;
+	r = dh_buf_get_u32(b, &n);
+	if (r != DH_OK || n == 0xffffffffu)
+		return r;
+	if (n > max || n > DH_BUF_OSTR_MAX)
+		return DH_E_TOOBIG;
+	if (dh_buf_avail(b) < n)
+		return DH_E_SHORT;
+	if (memchr(dh_buf_ptr(b), '\0', n) != NULL)
+		return DH_E_FORMAT;
+	s = malloc((size_t)n + 1);
+	if (s == NULL)
+		return DH_E_NOMEM;
+	(void)dh_buf_get(b, s, n);
+	s[n] = '\0';
+	*out = s;
+	return DH_OK;
+}
+
 unsigned char *
 dh_buf_steal(struct dh_buf *b, size_t *n)
 {

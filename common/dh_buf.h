@@ -54,6 +54,10 @@ int dh_buf_put_u8(struct dh_buf *b, uint8_t v);
 /* Append big-endian integers. */
 int dh_buf_put_u32(struct dh_buf *b, uint32_t v);
 int dh_buf_put_u64(struct dh_buf *b, uint64_t v);
+/* Append an optional string: u32 length, then the bytes; NULL is the
+ * length 0xffffffff.  DH_E_TOOBIG for a string over DH_BUF_OSTR_MAX. */
+#define DH_BUF_OSTR_MAX (1u << 20)
+int dh_buf_put_ostr(struct dh_buf *b, const char *s);
 /* Append printf-formatted text. */
 int dh_buf_printf(struct dh_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -70,6 +74,10 @@ int dh_buf_get(struct dh_buf *b, void *p, size_t n);
 int dh_buf_get_u8(struct dh_buf *b, uint8_t *v);
 int dh_buf_get_u32(struct dh_buf *b, uint32_t *v);
 int dh_buf_get_u64(struct dh_buf *b, uint64_t *v);
+/* Consume an optional string (dh_buf_put_ostr) of at most max bytes: *out
+ * is NULL or a malloc'd NUL-terminated copy.  DH_E_SHORT, DH_E_TOOBIG past
+ * max, DH_E_FORMAT for a NUL inside, DH_E_NOMEM. */
+int dh_buf_get_ostr(struct dh_buf *b, size_t max, char **out);
 
 /* Detach storage: returns the NUL-terminated data (caller frees), sets *n. */
 unsigned char *dh_buf_steal(struct dh_buf *b, size_t *n);

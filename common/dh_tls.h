@@ -14,11 +14,15 @@
  *
  * Ownership: the cache owns its stores for the life of the process;
  * dh_tls_store hands out a new reference that the caller frees with
- * X509_STORE_free.  The cache is thread-safe and fork-safe: contexts given
- * a store verify under one process-wide mutex, which a pthread_atfork
- * handler holds across fork, so a child never inherits a store that
- * another thread had locked (OpenSSL's store lock is a rwlock, which the
- * child could not release).
+ * X509_STORE_free.  The cache is thread-safe, and its stores survive a
+ * fork: contexts given a store verify under one process-wide mutex, which
+ * a pthread_atfork handler holds across fork, so a child never inherits a
+ * store that another thread had locked (OpenSSL's store lock is a rwlock,
+ * which the child could not release).  That covers the stores only: a
+ * child forked while another thread is inside OpenSSL can still inherit
+ * one of OpenSSL's own locks (its method store, seen in test_tls), which is
+ * why the agent forks session workers from a single-threaded spawner
+ * (dh_spawner) after dh_tls_preload.
  */
 #ifndef DH_TLS_H
 #define DH_TLS_H

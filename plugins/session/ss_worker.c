@@ -29,6 +29,7 @@
 #include "dh_log.h"
 #include "dh_mgsrel.h"
 #include "dh_sigv4.h"
+#include "dh_spawner.h"
 #include "dh_time.h"
 #include "dh_tls.h"
 #include "dh_uuid.h"
@@ -36,7 +37,6 @@
 #include "ss_handshake.h"
 #include "ss_kms.h"
 #include "ss_pty.h"
-#include "ss_spawner.h"
 
 #define IPC_MAX (16 * 1024)
 #define TOKEN_MAX 8192
@@ -433,11 +433,10 @@ struct ss_worker_mgr {
 	void *arg;
 	struct ss_creds creds;
 	int have_creds;
-	struct ss_spawner *sp;    /* NULL: workers are forked directly */
+	struct dh_spawner *sp;    /* borrowed; NULL: workers are forked
+	                           * directly */
 	struct slot slots[SS_WORKER_MAX];
 };
-
-static void spawned(const void *req, size_t n, int fd);
 
 static void
 env_free(struct env_copy *c)
@@ -485,15 +484,14 @@ env_dup(struct env_copy *c, const struct ss_worker_env *e)
 }
 
 int
-ss_worker_mgr_new(const struct ss_worker_env *env, ss_worker_send_fn send,
-    void *arg, struct ss_worker_mgr **out, struct dh_err *err)
+ss_worker_mgr_new(const struct ss_worker_env *env, struct dh_spawner *sp,
+    ss_worker_send_fn send, void *arg, struct ss_worker_mgr **out,
+    struct dh_err *err)
 {
 	struct ss_worker_mgr *m;
-	struct dh_err e;
 	int i;
 
 	*out = NULL;
-	dh_err_clear(&e);
 	m = calloc(1, sizeof(*m));
 	if (m == NULL || env_dup(&m->env, env) != DH_OK) {
 		free(m);
@@ -501,16 +499,9 @@ ss_worker_mgr_new(const struct ss_worker_env *env, ss_worker_send_fn send,
 	}
 	m->send = send;
 	m->arg = arg;
+	m->sp = sp;
 	for (i = 0; i < SS_WORKER_MAX; i++)
 		m->slots[i].fd = -1;
-	/* what every worker needs, loaded once here so that the spawner's
-	 * children share it: NSS modules, the CA store */
-	ss_pty_preload_nss();
-	if (dh_tls_preload(env->ca_file, &e) != DH_OK)
-		dh_warn("sessions: %s", e.msg);
-	if (ss_spawner_start(spawned, &m->sp, &e) != DH_OK)
-		dh_warn("sessions: %s; workers will be forked by the agent",
-		    e.msg);
 	*out = m;
 	return DH_OK;
 }
@@ -532,21 +523,6 @@ ss_worker_mgr_set_env(struct ss_worker_mgr *m, const struct ss_worker_env *env,
 
 #define REQ_MAGIC "DHW1"
 #define REQ_STR_MAX 8192
-#define REQ_NULL 0xffffffffu
-
-static int
-req_put_str(struct dh_buf *b, const char *s)
-{
-	size_t n = s != NULL ? strlen(s) : 0;
-
-	if (s == NULL)
-		return dh_buf_put_u32(b, REQ_NULL);
-	if (n > REQ_STR_MAX)
-		return DH_E_TOOBIG;
-	if (dh_buf_put_u32(b, (uint32_t)n) != DH_OK)
-		return DH_E_TOOBIG;
-	return dh_buf_put(b, s, n);
-}
 
 int
 ss_worker_req_encode(const struct ss_worker_env *env,
@@ -573,13 +549,14 @@ ss_worker_req_encode(const struct ss_worker_env *env,
 	if (rc == DH_OK)
 		rc = dh_buf_put_u64(out, (uint64_t)env->max_chunk);
 	for (i = 0; i < ENV_STRS && rc == DH_OK; i++)
-		rc = req_put_str(out, strs[i]);
+		rc = strs[i] != NULL && strlen(strs[i]) > REQ_STR_MAX ?
+		    DH_E_TOOBIG : dh_buf_put_ostr(out, strs[i]);
 	if (rc == DH_OK)
-		rc = req_put_str(out, creds->access_key);
+		rc = dh_buf_put_ostr(out, creds->access_key);
 	if (rc == DH_OK)
-		rc = req_put_str(out, creds->secret_key);
+		rc = dh_buf_put_ostr(out, creds->secret_key);
 	if (rc == DH_OK)
-		rc = req_put_str(out, creds->session_token);
+		rc = dh_buf_put_ostr(out, creds->session_token);
 	if (rc == DH_OK && n > SS_WORKER_TASK_MAX)
 		rc = DH_E_TOOBIG;
 	if (rc == DH_OK)
@@ -592,37 +569,23 @@ ss_worker_req_encode(const struct ss_worker_env *env,
 	return DH_OK;
 }
 
-/* One string: *out = NULL for an absent one, else a NUL-terminated copy
- * (into fixed[cap] when fixed is set, else malloc'd). */
+/* One credential string into dst[cap]; never absent. */
 static int
-req_get_str(struct dh_buf *b, char **out, char *fixed, size_t cap,
-    struct dh_err *err)
+req_get_secret(struct dh_buf *b, char *dst, size_t cap, struct dh_err *err)
 {
-	uint32_t n;
+	char *v = NULL;
+	int rc = dh_buf_get_ostr(b, cap - 1, &v);
 
-	if (dh_buf_get_u32(b, &n) != DH_OK)
-		return dh_err_set(err, DH_E_SHORT, "start request: truncated");
-	if (n == REQ_NULL && fixed == NULL) {
-		*out = NULL;
-		return DH_OK;
+	if (rc == DH_OK && v == NULL)
+		rc = DH_E_FORMAT;
+	if (rc == DH_OK)
+		memcpy(dst, v, strlen(v) + 1);
+	if (v != NULL) {
+		dh_wipe(v, strlen(v));
+		free(v);
 	}
-	if (n > REQ_STR_MAX || (fixed != NULL && n >= cap))
-		return dh_err_set(err, DH_E_TOOBIG, "start request: string of"
-		    " %u bytes", (unsigned)n);
-	if (dh_buf_avail(b) < n)
-		return dh_err_set(err, DH_E_SHORT, "start request: truncated");
-	if (fixed == NULL) {
-		fixed = malloc((size_t)n + 1);
-		if (fixed == NULL)
-			return dh_err_set(err, DH_E_NOMEM, "out of memory");
-		*out = fixed;
-	}
-	(void)dh_buf_get(b, fixed, n);
-	fixed[n] = '\0';
-	if (memchr(fixed, '\0', n) != NULL)
-		return dh_err_set(err, DH_E_FORMAT, "start request: NUL in a"
-		    " string");
-	return DH_OK;
+	return rc == DH_OK ? DH_OK : dh_err_set(err, rc, "start request: bad"
+	    " credentials (%s)", dh_strerror(rc));
 }
 
 int
@@ -667,16 +630,17 @@ ss_worker_req_decode(const void *p, size_t n, struct ss_worker_req *r,
 	r->env.proxy_port = port;
 	r->env.max_chunk = (size_t)chunk;
 	for (i = 0; i < ENV_STRS; i++) {
-		rc = req_get_str(&b, &r->strs[i], NULL, 0, err);
+		rc = dh_buf_get_ostr(&b, REQ_STR_MAX, &r->strs[i]);
 		if (rc != DH_OK)
-			return rc;
+			return dh_err_set(err, rc, "start request: setting %zu:"
+			    " %s", i, dh_strerror(rc));
 		*dst[i] = r->strs[i];
 	}
-	if ((rc = req_get_str(&b, NULL, r->creds.access_key,
+	if ((rc = req_get_secret(&b, r->creds.access_key,
 	    sizeof(r->creds.access_key), err)) != DH_OK ||
-	    (rc = req_get_str(&b, NULL, r->creds.secret_key,
+	    (rc = req_get_secret(&b, r->creds.secret_key,
 	    sizeof(r->creds.secret_key), err)) != DH_OK ||
-	    (rc = req_get_str(&b, NULL, r->creds.session_token,
+	    (rc = req_get_secret(&b, r->creds.session_token,
 	    sizeof(r->creds.session_token), err)) != DH_OK)
 		return rc;
 	if (dh_buf_get_u32(&b, &plen) != DH_OK)
@@ -700,9 +664,8 @@ ss_worker_req_free(struct ss_worker_req *r)
 	dh_wipe(r, sizeof(*r));
 }
 
-/* Child side of the spawner: decode the request and become the worker. */
-static void
-spawned(const void *req, size_t n, int fd)
+void
+ss_worker_spawned(const void *req, size_t n, int fd)
 {
 	static struct ss_worker_req r;
 	struct dh_err e;
@@ -783,20 +746,16 @@ spawn(struct ss_worker_mgr *m, const struct dh_mgs_msg *msg, int fd,
 	int rc;
 
 	dh_err_clear(&e);
-	dh_buf_init_secret(&req, SS_SPAWNER_REQ_MAX);
+	dh_buf_init_secret(&req, DH_SPAWNER_REQ_MAX);
 	rc = ss_worker_req_encode(&m->env.e, &m->creds, msg->payload,
 	    msg->payload_len, &req, &e);
 	if (rc == DH_OK)
-		rc = ss_spawner_spawn(m->sp, req.d, req.len, fd, &pid, &e);
+		rc = dh_spawner_spawn(m->sp, SS_WORKER_SPAWN_TAG, req.d, req.len,
+		    fd, &pid, &e);
 	dh_buf_free(&req);
-	if (rc == DH_E_IO) {
-		dh_warn("session %s: %s; forking workers from the agent from"
-		    " now on", sid, e.msg);
-		ss_spawner_stop(m->sp);
-		m->sp = NULL;
-	} else if (rc != DH_OK)
-		dh_warn("session %s: spawner: %s; forking this worker from the"
-		    " agent", sid, e.msg);
+	if (rc != DH_OK)
+		dh_warn("session %s: %s; the agent forks this worker itself",
+		    sid, e.msg);
 	return rc == DH_OK ? pid : 0;
 }
 
@@ -984,34 +943,28 @@ read_ipc(struct ss_worker_mgr *m, struct slot *s, int64_t now_ms)
 	}
 }
 
-static struct slot *
-find_pid(struct ss_worker_mgr *m, pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < SS_WORKER_MAX; i++)
-		if (m->slots[i].used && m->slots[i].pid == pid)
-			return &m->slots[i];
-	return NULL;
-}
-
-/* Worker s has exited with wait status st. */
+/* Worker s has exited with wait status st (-1: unknown, its report was
+ * lost with the spawner). */
 static void
 worker_ended(struct ss_worker_mgr *m, struct slot *s, int st, int64_t now_ms)
 {
 	struct dh_buf b;
-	char why[128];
+	char how[48], why[128];
 
 	read_ipc(m, s, now_ms);
-	dh_info("session %s: worker %ld ended (%s %d)", s->task->session_id,
-	    (long)s->pid, WIFSIGNALED(st) ? "signal" : "status",
-	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	if (st == -1)
+		snprintf(how, sizeof(how), "status unknown");
+	else
+		snprintf(how, sizeof(how), "%s %d", WIFSIGNALED(st) ?
+		    "signal" : "status", WIFSIGNALED(st) ? WTERMSIG(st) :
+		    WEXITSTATUS(st));
+	dh_info("session %s: worker %ld ended (%s)", s->task->session_id,
+	    (long)s->pid, how);
 	s->pid = 0;
 	if (s->reported)
 		return;
-	snprintf(why, sizeof(why), "session worker ended unexpectedly (%s %d)",
-	    WIFSIGNALED(st) ? "signal" : "status",
-	    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+	snprintf(why, sizeof(why), "session worker ended unexpectedly (%s)",
+	    how);
 	dh_buf_init(&b, IPC_MAX);
 	if (ss_worker_task_complete_json(s->task, m->env.e.instance_id != NULL ?
 	    m->env.e.instance_id : "", "Failed", why, &b, NULL) == DH_OK)
@@ -1019,37 +972,24 @@ worker_ended(struct ss_worker_mgr *m, struct slot *s, int st, int64_t now_ms)
 	dh_buf_free(&b);
 }
 
-/* Collect ends: the spawner's reports (waiting up to wait_ms for the
- * first) and directly forked workers. */
-static void
-reap(struct ss_worker_mgr *m, int wait_ms, int64_t now_ms)
+/* Has worker s ended?  1 with its wait status in *st (-1 = unknown). */
+static int
+has_ended(struct ss_worker_mgr *m, struct slot *s, int *st)
 {
-	struct slot *s;
-	pid_t pid;
-	int i, st;
+	int rc;
 
-	while (m->sp != NULL) {
-		int rc = ss_spawner_reaped(m->sp, wait_ms, &pid, &st);
-
-		if (rc == DH_E_IO) {
-			dh_warn("sessions: the spawner is gone; forking workers"
-			    " from the agent from now on");
-			ss_spawner_stop(m->sp);
-			m->sp = NULL;
-		}
-		if (rc != DH_OK)
-			break;
-		wait_ms = 0;
-		s = find_pid(m, pid);
-		if (s != NULL && !s->direct)
-			worker_ended(m, s, st, now_ms);
+	if (s->pid <= 0)
+		return 0;
+	if (s->direct)
+		return waitpid(s->pid, st, WNOHANG) == s->pid;
+	rc = m->sp != NULL ? dh_spawner_ended(m->sp, s->pid, 0, st) : DH_E_IO;
+	if (rc == DH_OK)
+		return 1;
+	if (rc == DH_E_IO && kill(s->pid, 0) != 0 && errno == ESRCH) {
+		*st = -1;   /* reparented when the spawner died, and reaped */
+		return 1;
 	}
-	for (i = 0; i < SS_WORKER_MAX; i++) {
-		s = &m->slots[i];
-		if (s->used && s->pid > 0 && s->direct &&
-		    waitpid(s->pid, &st, WNOHANG) == s->pid)
-			worker_ended(m, s, st, now_ms);
-	}
+	return 0;
 }
 
 long
@@ -1058,13 +998,15 @@ ss_worker_mgr_poll(struct ss_worker_mgr *m, int64_t now_ms)
 	long next = 1000;
 	int i;
 
-	reap(m, 0, now_ms);
 	for (i = 0; i < SS_WORKER_MAX; i++) {
 		struct slot *s = &m->slots[i];
+		int st;
 
 		if (!s->used)
 			continue;
 		read_ipc(m, s, now_ms);
+		if (has_ended(m, s, &st))
+			worker_ended(m, s, st, now_ms);
 		if (s->pending && now_ms >= s->next_ms) {
 			if (s->tries >= COMPLETE_TRIES)
 				s->pending = 0;
@@ -1090,32 +1032,16 @@ ss_worker_mgr_count(const struct ss_worker_mgr *m)
 	return n;
 }
 
-/* At shutdown: mark ended workers (pid 0) without reporting them, waiting
- * up to wait_ms for the spawner's first report. */
+/* At shutdown: mark ended workers (pid 0) without reporting them. */
 static void
-forget_ended(struct ss_worker_mgr *m, int wait_ms)
+forget_ended(struct ss_worker_mgr *m)
 {
-	struct slot *s;
-	pid_t pid;
 	int i, st;
 
-	while (m->sp != NULL &&
-	    ss_spawner_reaped(m->sp, wait_ms, &pid, &st) == DH_OK) {
-		wait_ms = 0;
-		s = find_pid(m, pid);
-		if (s != NULL && !s->direct)
-			s->pid = 0;
-	}
-	if (wait_ms > 0 && m->sp == NULL)
-		usleep((useconds_t)wait_ms * 1000);
-	for (i = 0; i < SS_WORKER_MAX; i++) {
-		s = &m->slots[i];
-		if (!s->used || s->pid <= 0)
-			continue;
-		if (s->direct ? waitpid(s->pid, &st, WNOHANG) == s->pid :
-		    m->sp == NULL && kill(s->pid, 0) != 0 && errno == ESRCH)
-			s->pid = 0;
-	}
+	for (i = 0; i < SS_WORKER_MAX; i++)
+		if (m->slots[i].used && has_ended(m, &m->slots[i], &st))
+			m->slots[i].pid = 0;
+	usleep(10000);
 }
 
 void
@@ -1131,13 +1057,13 @@ ss_worker_mgr_free(struct ss_worker_mgr *m)
 			(void)kill(m->slots[i].pid, SIGTERM);
 	end = dh_time_mono_ms() + 2000;
 	while (ss_worker_mgr_count(m) > 0 && dh_time_mono_ms() < end)
-		forget_ended(m, 10);
+		forget_ended(m);
 	for (i = 0; i < SS_WORKER_MAX; i++)
 		if (m->slots[i].used && m->slots[i].pid > 0)
 			(void)kill(m->slots[i].pid, SIGKILL);
 	end = dh_time_mono_ms() + 1000;
 	while (ss_worker_mgr_count(m) > 0 && dh_time_mono_ms() < end)
-		forget_ended(m, 10);
+		forget_ended(m);
 	for (i = 0; i < SS_WORKER_MAX; i++) {
 		if (m->slots[i].used && m->slots[i].pid > 0 &&
 		    m->slots[i].direct)
@@ -1145,7 +1071,6 @@ ss_worker_mgr_free(struct ss_worker_mgr *m)
 		if (m->slots[i].used)
 			slot_release(&m->slots[i]);
 	}
-	ss_spawner_stop(m->sp);
 	dh_wipe(&m->creds, sizeof(m->creds));
 	env_free(&m->env);
 	free(m);

@@ -30,12 +30,13 @@
  *     the manager, which sends agent_task_complete (up to 3 times, 1 s
  *     apart, until agent_task_acknowledge).
  *
- * Workers are forked by ss_spawner, a fork server the manager starts
+ * Workers are forked by the agent's dh_spawner, a fork server started
  * while the agent is still single-threaded, so no worker inherits a lock
  * that one of the agent's threads held; the manager hands it the
  * environment, credentials and interactive_shell payload as one start
- * request (ss_worker_req_*), and learns of ends from its reports.  If the
- * spawner cannot start or dies, the agent forks workers itself.
+ * request (ss_worker_req_*, tag SS_WORKER_SPAWN_TAG, run by
+ * ss_worker_spawned), and learns of ends from its reports.  Without a
+ * spawner, or once it is gone, the manager forks workers itself.
  *
  * Manager <-> worker IPC is a SOCK_SEQPACKET socketpair: credentials and
  * cancel requests go down, the task-complete payload comes up.
@@ -128,13 +129,14 @@ struct ss_worker_env {
 typedef int (*ss_worker_send_fn)(void *arg, const struct dh_mgs_msg *m);
 
 struct ss_worker_mgr;
+struct dh_spawner;
 
-/* New manager; *out freed with ss_worker_mgr_free.  Call it before the
- * process starts threads: it loads the NSS modules and the CA store for
- * env->ca_file, then starts the spawner (which refuses a multi-threaded
- * parent; the manager then forks workers itself, with a warning). */
-int ss_worker_mgr_new(const struct ss_worker_env *env, ss_worker_send_fn send,
-    void *arg, struct ss_worker_mgr **out, struct dh_err *err);
+/* New manager; *out freed with ss_worker_mgr_free.  sp (borrowed, NULL =
+ * fork directly) must serve SS_WORKER_SPAWN_TAG with ss_worker_spawned
+ * and outlive the manager. */
+int ss_worker_mgr_new(const struct ss_worker_env *env, struct dh_spawner *sp,
+    ss_worker_send_fn send, void *arg, struct ss_worker_mgr **out,
+    struct dh_err *err);
 
 /* Replace the settings for sessions started from now on. */
 int ss_worker_mgr_set_env(struct ss_worker_mgr *m,
@@ -160,7 +162,7 @@ int ss_worker_mgr_count(const struct ss_worker_mgr *m);
 void ss_worker_mgr_free(struct ss_worker_mgr *m);
 
 /* A worker's start request, as the manager hands it to the spawner
- * (ss_spawner): the environment, the credentials and the interactive_shell
+ * (dh_spawner): the environment, the credentials and the interactive_shell
  * payload, which the child parses again (so a request is checked exactly
  * like a control-channel message).  Owns every string it points to. */
 struct ss_worker_req {
@@ -183,6 +185,12 @@ int ss_worker_req_decode(const void *p, size_t n, struct ss_worker_req *r,
 
 /* Free the strings of r and wipe its credentials (NULL ok). */
 void ss_worker_req_free(struct ss_worker_req *r);
+
+/* The spawner's child entry for SS_WORKER_SPAWN_TAG: decode the start
+ * request and run the worker (never returns). */
+#define SS_WORKER_SPAWN_TAG 'W'
+void ss_worker_spawned(const void *req, size_t n, int fd)
+    __attribute__((noreturn));
 
 /* The worker itself (child side): run session t until it ends, then exit
  * the process.  ipc is the worker's end of the socketpair. */

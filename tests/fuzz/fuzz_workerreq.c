@@ -10,7 +10,7 @@
 
 #include "dh_buf.h"
 #include "dh_err.h"
-#include "ss_spawner.h"
+#include "dh_spawner.h"
 #include "ss_worker.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -35,7 +35,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* the environment and credentials re-encode to the same length, so
 	 * an empty-payload encoding tells where the payload starts */
-	dh_buf_init(&b, SS_SPAWNER_REQ_MAX + 1024);
+	dh_buf_init(&b, DH_SPAWNER_REQ_MAX + 1024);
 	if (ss_worker_req_encode(&r.env, &r.creds, "", 0, &b, NULL) != DH_OK)
 		abort();
 	head = b.len;

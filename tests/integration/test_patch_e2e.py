@@ -243,6 +243,10 @@ def test_send_command_scan_and_views(env):
     assert got["Status"] == "Success"
     assert "NON_COMPLIANT" in got["StandardOutputContent"]
     assert ssm.list_commands(CommandId=cid)["Commands"][0]["Status"] == "Success"
+    # the scan ran in a child of the agent's spawner, not a direct fork
+    log = agent.log_path.read_text(errors="replace")
+    assert re.search(r"patch: scan job started \(pid \d+\)", log), log[-3000:]
+    assert "forks this child itself" not in log and "forks its children itself" not in log, log[-3000:]
 
     items = {i["Id"]: i for i in items_of(gw, iid, cli=True)}
     assert len(items) == 4, items

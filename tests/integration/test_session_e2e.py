@@ -162,6 +162,34 @@ def test_shell_commands_resize_exit(build, gateway, agent, capsys):
         agent["log"].read_text()[-3000:]
 
 
+def _status(pid, key):
+    txt = pathlib.Path("/proc/%d/status" % pid).read_text()
+    return re.search(r"^%s:\s+(.*)$" % key, txt, re.M).group(1).strip()
+
+
+def test_worker_forked_by_single_threaded_spawner(build, gateway, agent):
+    """The agent runs several threads (HTTPS worker, transcript shipper), so
+    it never forks workers itself: its single-threaded spawner, started
+    before those threads, does.  Checked in /proc while a session runs."""
+    cli = Cli(build, gateway, agent["iid"])
+    try:
+        cli.read_until(rb"Starting session with SessionId")
+        cli.send("echo up-$((2+3))\r")
+        cli.read_until(rb"up-5")
+        wpid = int(re.findall(r"worker (\d+) started", agent["log"].read_text())[-1])
+        spawner = int(_status(wpid, "PPid"))
+        assert spawner != agent["proc"].pid
+        assert pathlib.Path("/proc/%d/comm" % spawner).read_text().strip() == "dh-spawner"
+        assert int(_status(spawner, "PPid")) == agent["proc"].pid
+        assert _status(spawner, "Threads") == "1"
+        assert int(_status(agent["proc"].pid, "Threads")) > 1
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+
+
 def test_typeahead_is_not_lost(build, gateway, agent):
     """A line typed before the session is up (before the CLI switches the
     terminal to raw mode) still runs: the switch must not flush input."""

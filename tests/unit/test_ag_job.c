@@ -322,6 +322,71 @@ test_scan_offline_spools(void **state)
 	rm_tree(dir);
 }
 
+/* The patch child's start request: every field survives encode/decode,
+ * with and without a job; every truncation and trailing bytes are
+ * refused (ASan: nothing leaks on the way). */
+static void
+test_spawn_request(void **state)
+{
+	struct ag_job_params p;
+	struct ag_job_env env;
+	struct ag_job_req req;
+	struct ag_job_spawn s;
+	struct dh_buf b;
+	struct dh_err e;
+	size_t cut;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	p.state_dir = "/var/lib/deckhand";
+	p.instance_id = "mi-0123456789abcdef0";
+	p.region = "eu-west-1";
+	memset(&env, 0, sizeof(env));
+	env.ssm_url = "https://127.0.0.1:8443";
+	env.access_key = "ASIAEXAMPLE";
+	env.secret_key = "secret";
+	memset(&req, 0, sizeof(req));
+	req.job_id = strdup("aws.ssm.c1.mi-0123456789abcdef0");
+	req.operation = strdup("Scan");
+	req.baseline = strdup("{\"ApprovalRules\":null}");
+	dh_buf_init(&b, 1u << 20);
+	assert_int_equal(ag_job_spawn_encode(AG_JOB_CHILD_JOB, "/r/1.json", &p,
+	    &env, &req, &b, &e), DH_OK);
+	assert_int_equal(ag_job_spawn_decode(b.d, b.len, &s, &e), DH_OK);
+	assert_int_equal(s.kind, AG_JOB_CHILD_JOB);
+	assert_string_equal(s.result_path, "/r/1.json");
+	assert_string_equal(s.p.state_dir, p.state_dir);
+	assert_string_equal(s.p.region, p.region);
+	assert_null(s.p.scan_root);
+	assert_string_equal(s.env.ssm_url, env.ssm_url);
+	assert_string_equal(s.env.secret_key, "secret");
+	assert_null(s.env.session_token);
+	assert_int_equal(s.has_req, 1);
+	assert_string_equal(s.req.job_id, req.job_id);
+	assert_string_equal(s.req.operation, "Scan");
+	assert_string_equal(s.req.baseline, req.baseline);
+	assert_null(s.req.snapshot_id);
+	ag_job_spawn_free(&s);
+	for (cut = 0; cut < b.len; cut++) {
+		assert_int_not_equal(ag_job_spawn_decode(b.d, cut, &s, &e),
+		    DH_OK);
+		ag_job_spawn_free(&s);
+	}
+	assert_int_equal(dh_buf_put_u8(&b, 0), DH_OK);
+	assert_int_equal(ag_job_spawn_decode(b.d, b.len, &s, &e), DH_E_FORMAT);
+	ag_job_spawn_free(&s);
+	dh_buf_reset(&b);
+	assert_int_equal(ag_job_spawn_encode(AG_JOB_CHILD_FLUSH, "/r/2.json",
+	    &p, &env, NULL, &b, &e), DH_OK);
+	assert_int_equal(ag_job_spawn_decode(b.d, b.len, &s, &e), DH_OK);
+	assert_int_equal(s.kind, AG_JOB_CHILD_FLUSH);
+	assert_int_equal(s.has_req, 0);
+	assert_null(s.req.job_id);
+	ag_job_spawn_free(&s);
+	dh_buf_free(&b);
+	ag_job_req_clear(&req);
+}
+
 int
 main(void)
 {
@@ -331,6 +396,7 @@ main(void)
 		cmocka_unit_test(test_local_schedule),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_scan_offline_spools),
+		cmocka_unit_test(test_spawn_request),
 	};
 
 	return cmocka_run_group_tests_name("ag_job", tests, NULL, NULL);

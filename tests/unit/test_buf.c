@@ -195,12 +195,49 @@ test_err(void **state)
 	assert_string_equal(dh_strerror(-999), "unknown error");
 }
 
+/* Optional strings: round trip with NULL and "", refusals for over the
+ * caller's limit, a NUL inside and a short read. */
+static void
+test_buf_ostr(void **state)
+{
+	struct dh_buf b, v;
+	char *a = NULL, *n = (char *)1, *e = NULL, *x = NULL;
+	static const unsigned char nul[] = { 0, 0, 0, 3, 'a', 0, 'b' };
+	static const unsigned char cut[] = { 0, 0, 0, 5, 'a', 'b' };
+
+	(void)state;
+	dh_buf_init(&b, 1024);
+	assert_int_equal(dh_buf_put_ostr(&b, "abc"), DH_OK);
+	assert_int_equal(dh_buf_put_ostr(&b, NULL), DH_OK);
+	assert_int_equal(dh_buf_put_ostr(&b, ""), DH_OK);
+	assert_int_equal(dh_buf_put_ostr(&b, "toolong"), DH_OK);
+	assert_int_equal(dh_buf_get_ostr(&b, 3, &a), DH_OK);
+	assert_string_equal(a, "abc");
+	assert_int_equal(dh_buf_get_ostr(&b, 3, &n), DH_OK);
+	assert_null(n);
+	assert_int_equal(dh_buf_get_ostr(&b, 3, &e), DH_OK);
+	assert_string_equal(e, "");
+	assert_int_equal(dh_buf_get_ostr(&b, 3, &x), DH_E_TOOBIG);
+	assert_null(x);
+	dh_buf_view(&v, nul, sizeof(nul));
+	assert_int_equal(dh_buf_get_ostr(&v, 16, &x), DH_E_FORMAT);
+	dh_buf_view(&v, cut, sizeof(cut));
+	assert_int_equal(dh_buf_get_ostr(&v, 16, &x), DH_E_SHORT);
+	dh_buf_view(&v, cut, 2);
+	assert_int_equal(dh_buf_get_ostr(&v, 16, &x), DH_E_SHORT);
+	assert_null(x);
+	free(a);
+	free(e);
+	dh_buf_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_ceiling),
 		cmocka_unit_test(test_buf_getters),
+		cmocka_unit_test(test_buf_ostr),
 		cmocka_unit_test(test_buf_view_short),
 		cmocka_unit_test(test_buf_secret_and_steal),
 		cmocka_unit_test(test_b64_table),

@@ -225,7 +225,7 @@ test_mgr_env_copy(void **state)
 	env.proxy_addr = strs[7];
 	env.spool_dir = strs[8];
 	env.agent_version = strs[9];
-	assert_int_equal(ss_worker_mgr_new(&env, no_send, NULL, &m, &e), DH_OK);
+	assert_int_equal(ss_worker_mgr_new(&env, NULL, no_send, NULL, &m, &e), DH_OK);
 	for (i = 0; i < 10; i++)
 		snprintf(strs[i], sizeof(strs[i]), "reloaded-%d", i);
 	assert_int_equal(ss_worker_mgr_set_env(m, &env, &e), DH_OK);

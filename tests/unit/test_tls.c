@@ -4,7 +4,7 @@
  * store really verifies with it: a TLS handshake over a BIO pair succeeds
  * against the certificate the store holds and fails against another one,
  * the default store (SSL_CERT_FILE, set here to our own file) refuses a
- * certificate it does not hold, and children forked by ss_spawner while
+ * certificate it does not hold, and children forked by dh_spawner while
  * another thread verifies against the same store can still verify.
  */
 #include <setjmp.h>
@@ -30,7 +30,7 @@
 
 #include "dh_err.h"
 #include "dh_tls.h"
-#include "ss_spawner.h"
+#include "dh_spawner.h"
 
 struct ident {
 	char cert[64];
@@ -217,7 +217,7 @@ spawned_handshake(const void *req, size_t n, int fd)
 	_exit(handshake(g_a.cert, &g_a) ? 0 : 1);
 }
 
-/* Workers are forked by ss_spawner, which the agent starts while it is
+/* Workers are forked by dh_spawner, which the agent starts while it is
  * single-threaded: 40 children spawned while another thread of this
  * process keeps handshaking against the same store must each complete
  * their own handshake.  (Forking directly from this process fails that
@@ -227,25 +227,25 @@ spawned_handshake(const void *req, size_t n, int fd)
 static void
 test_spawned_children_verify_while_parent_verifies(void **state)
 {
-	struct ss_spawner *sp = NULL;
+	static const struct dh_spawner_kind kinds[] = {
+		{ 'h', spawned_handshake },
+	};
+	struct dh_spawner *sp = NULL;
 	struct dh_err e;
 	pthread_t th;
-	pid_t pid, p;
-	int i, j, status, bad = 0, fd;
+	pid_t pid;
+	int i, status, bad = 0, fd;
 
-	assert_int_equal(ss_spawner_start(spawned_handshake, &sp, &e), DH_OK);
+	assert_int_equal(dh_spawner_start(kinds, 1, &sp, &e), DH_OK);
 	fd = open("/dev/null", O_RDONLY);
 	assert_true(fd >= 0);
 	g_stop = 0;
 	assert_int_equal(pthread_create(&th, NULL, handshakes, NULL), 0);
 	for (i = 0; i < 40; i++) {
-		assert_int_equal(ss_spawner_spawn(sp, "h", 1, fd, &pid, &e),
+		assert_int_equal(dh_spawner_spawn(sp, 'h', "", 0, fd, &pid, &e),
 		    DH_OK);
-		for (j = 0; j < 200; j++)
-			if (ss_spawner_reaped(sp, 100, &p, &status) == DH_OK &&
-			    p == pid)
-				break;
-		assert_true(j < 200);
+		assert_int_equal(dh_spawner_ended(sp, pid, 20000, &status),
+		    DH_OK);
 		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 			print_message("child %d: %s %d\n", i,
 			    WIFEXITED(status) ? "exit" : "signal",
@@ -257,7 +257,7 @@ test_spawned_children_verify_while_parent_verifies(void **state)
 	g_stop = 1;
 	assert_int_equal(pthread_join(th, NULL), 0);
 	close(fd);
-	ss_spawner_stop(sp);
+	dh_spawner_stop(sp);
 	assert_int_equal(bad, 0);
 }
 

@@ -1,12 +1,12 @@
 /*
- * ss_spawner: a single-threaded fork server for session workers (see
- * ss_spawner.h for why).  The agent half sends requests and collects
+ * dh_spawner: a single-threaded fork server for the agent's children (see
+ * dh_spawner.h for why).  The agent half sends requests and collects
  * answers; the spawner half, after its fork, uses only system calls: no
  * allocation, no locks, no logging, so it cannot inherit a held lock even
  * if it were ever started late.
  */
 #define _GNU_SOURCE
-#include "ss_spawner.h"
+#include "dh_spawner.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -33,10 +33,10 @@ struct ended {
 	int status;
 };
 
-struct ss_spawner {
+struct dh_spawner {
 	int fd;                  /* agent end of the socketpair */
 	pid_t pid;               /* the spawner */
-	struct ended ended[ENDED_MAX]; /* ends seen while awaiting a 'P' */
+	struct ended ended[ENDED_MAX]; /* reports not yet claimed */
 	size_t n_ended;
 };
 
@@ -115,15 +115,28 @@ child_signals(const sigset_t *mask)
 	(void)sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
-static void __attribute__((noreturn))
-serve(int sock, ss_spawner_child_fn fn, const sigset_t *orig)
+static dh_spawner_child_fn
+find_kind(const struct dh_spawner_kind *kinds, size_t nk, unsigned char tag)
 {
-	static unsigned char req[1 + SS_SPAWNER_REQ_MAX];
+	size_t i;
+
+	for (i = 0; i < nk; i++)
+		if ((unsigned char)kinds[i].tag == tag)
+			return kinds[i].fn;
+	return NULL;
+}
+
+static void __attribute__((noreturn))
+serve(int sock, const struct dh_spawner_kind *kinds, size_t nk,
+    const sigset_t *orig)
+{
+	static unsigned char req[2 + DH_SPAWNER_REQ_MAX];
+	dh_spawner_child_fn fn;
 	struct sigaction sa;
 	struct signalfd_siginfo si;
 	struct pollfd pf[2];
 	sigset_t chld;
-	size_t n;
+	size_t n = 0;
 	pid_t pid;
 	int sfd, fd, r;
 
@@ -169,7 +182,8 @@ serve(int sock, ss_spawner_child_fn fn, const sigset_t *orig)
 				continue;
 			_exit(1);
 		}
-		if (req[0] != 'S' || fd < 0) {
+		fn = n >= 2 && req[0] == 'S' ? find_kind(kinds, nk, req[1]) : NULL;
+		if (fn == NULL) {
 			if (fd >= 0)
 				close(fd);
 			answer(sock, 'P', 0, 0, 5);
@@ -180,10 +194,11 @@ serve(int sock, ss_spawner_child_fn fn, const sigset_t *orig)
 			close(sock);
 			close(sfd);
 			child_signals(orig);
-			fn(req + 1, n - 1, fd);
+			fn(req + 2, n - 2, fd);
 			_exit(127);
 		}
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		answer(sock, 'P', pid > 0 ? (uint32_t)pid : 0, 0, 5);
 	}
 }
@@ -207,10 +222,10 @@ thread_count(void)
 }
 
 int
-ss_spawner_start(ss_spawner_child_fn fn, struct ss_spawner **out,
-    struct dh_err *err)
+dh_spawner_start(const struct dh_spawner_kind *kinds, size_t n,
+    struct dh_spawner **out, struct dh_err *err)
 {
-	struct ss_spawner *sp;
+	struct dh_spawner *sp;
 	sigset_t orig;
 	int sv[2], threads;
 	pid_t pid;
@@ -218,9 +233,9 @@ ss_spawner_start(ss_spawner_child_fn fn, struct ss_spawner **out,
 	*out = NULL;
 	threads = thread_count();
 	if (threads > 1)
-		return dh_err_set(err, DH_E_STATE, "cannot start the session"
-		    " spawner: %d threads already run (it must be started"
-		    " while the agent is single-threaded)", threads);
+		return dh_err_set(err, DH_E_STATE, "cannot start the spawner:"
+		    " %d threads already run (it must be started while the"
+		    " process is single-threaded)", threads);
 	sp = calloc(1, sizeof(*sp));
 	if (sp == NULL)
 		return dh_err_set(err, DH_E_NOMEM, "out of memory");
@@ -247,7 +262,7 @@ ss_spawner_start(ss_spawner_child_fn fn, struct ss_spawner **out,
 			for (fd = 4; fd < 4096; fd++)
 				(void)close(fd);
 		}
-		serve(3, fn, &orig);
+		serve(3, kinds, n, &orig);
 	}
 	close(sv[1]);
 	sp->fd = sv[0];
@@ -268,7 +283,7 @@ mono_ms(void)
 /* Read one answer, waiting up to wait_ms: 1 = *kind/a/b set, 0 = none
  * yet, -1 = the spawner is gone. */
 static int
-read_answer(struct ss_spawner *sp, int wait_ms, unsigned char *kind,
+read_answer(struct dh_spawner *sp, int wait_ms, unsigned char *kind,
     uint32_t *a, uint32_t *b)
 {
 	unsigned char m[16];
@@ -299,8 +314,22 @@ read_answer(struct ss_spawner *sp, int wait_ms, unsigned char *kind,
 	return 1;
 }
 
+/* Keep an end report until its owner asks; drop the oldest when full. */
 static void
-gone(struct ss_spawner *sp)
+queue_end(struct dh_spawner *sp, pid_t pid, int status)
+{
+	if (sp->n_ended == ENDED_MAX) {
+		memmove(sp->ended, sp->ended + 1,
+		    (ENDED_MAX - 1) * sizeof(sp->ended[0]));
+		sp->n_ended--;
+	}
+	sp->ended[sp->n_ended].pid = pid;
+	sp->ended[sp->n_ended].status = status;
+	sp->n_ended++;
+}
+
+static void
+gone(struct dh_spawner *sp)
 {
 	if (sp->fd >= 0)
 		close(sp->fd);
@@ -308,14 +337,14 @@ gone(struct ss_spawner *sp)
 }
 
 int
-ss_spawner_spawn(struct ss_spawner *sp, const void *req, size_t n, int fd,
-    pid_t *pid, struct dh_err *err)
+dh_spawner_spawn(struct dh_spawner *sp, char tag, const void *req, size_t n,
+    int fd, pid_t *pid, struct dh_err *err)
 {
 	union {
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} cm;
-	unsigned char tag = 'S', kind;
+	unsigned char head[2] = { 'S', (unsigned char)tag }, kind;
 	struct iovec iov[2];
 	struct msghdr mh;
 	struct cmsghdr *c;
@@ -325,34 +354,36 @@ ss_spawner_spawn(struct ss_spawner *sp, const void *req, size_t n, int fd,
 	int r;
 
 	*pid = 0;
-	if (n > SS_SPAWNER_REQ_MAX)
+	if (n > DH_SPAWNER_REQ_MAX)
 		return dh_err_set(err, DH_E_TOOBIG, "spawn request of %zu"
-		    " bytes (limit %d)", n, SS_SPAWNER_REQ_MAX);
+		    " bytes (limit %d)", n, DH_SPAWNER_REQ_MAX);
 	if (sp->fd < 0)
-		return dh_err_set(err, DH_E_IO, "the session spawner is gone");
-	iov[0].iov_base = &tag;
-	iov[0].iov_len = 1;
+		return dh_err_set(err, DH_E_IO, "the spawner is gone");
+	iov[0].iov_base = head;
+	iov[0].iov_len = 2;
 	iov[1].iov_base = (void *)(uintptr_t)req;
 	iov[1].iov_len = n;
 	memset(&mh, 0, sizeof(mh));
 	memset(&cm, 0, sizeof(cm));
 	mh.msg_iov = iov;
 	mh.msg_iovlen = 2;
-	mh.msg_control = cm.b;
-	mh.msg_controllen = sizeof(cm.b);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (fd >= 0) {
+		mh.msg_control = cm.b;
+		mh.msg_controllen = sizeof(cm.b);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
 	do
 		w = sendmsg(sp->fd, &mh, MSG_NOSIGNAL);
 	while (w < 0 && errno == EINTR);
-	if (w != (ssize_t)(n + 1)) {
+	if (w != (ssize_t)(n + 2)) {
 		r = errno;
 		gone(sp);
-		return dh_err_set(err, DH_E_IO, "the session spawner is gone"
-		    " (send: %s)", w < 0 ? strerror(r) : "short");
+		return dh_err_set(err, DH_E_IO, "the spawner is gone (send: %s)",
+		    w < 0 ? strerror(r) : "short");
 	}
 	deadline = mono_ms() + ANSWER_MS;
 	for (;;) {
@@ -361,62 +392,64 @@ ss_spawner_spawn(struct ss_spawner *sp, const void *req, size_t n, int fd,
 		r = left > 0 ? read_answer(sp, (int)left, &kind, &a, &b) : 0;
 		if (r < 0 || (r == 0 && mono_ms() >= deadline)) {
 			gone(sp);
-			return dh_err_set(err, DH_E_IO, "the session spawner is"
-			    " gone (%s)", r < 0 ? "closed" : "no answer");
+			return dh_err_set(err, DH_E_IO, "the spawner is gone"
+			    " (%s)", r < 0 ? "closed" : "no answer");
 		}
 		if (r == 0)
 			continue;
 		if (kind == 'P')
 			break;
-		if (sp->n_ended < ENDED_MAX) {
-			sp->ended[sp->n_ended].pid = (pid_t)a;
-			sp->ended[sp->n_ended].status = (int)b;
-			sp->n_ended++;
-		}
+		queue_end(sp, (pid_t)a, (int)b);
 	}
 	if (a == 0)
-		return dh_err_set(err, DH_E_IO, "the session spawner could not"
-		    " fork");
+		return dh_err_set(err, DH_E_IO, "the spawner refused the"
+		    " request or could not fork");
 	*pid = (pid_t)a;
 	return DH_OK;
 }
 
 int
-ss_spawner_reaped(struct ss_spawner *sp, int wait_ms, pid_t *pid,
+dh_spawner_ended(struct dh_spawner *sp, pid_t pid, int wait_ms,
     int *wstatus)
 {
+	int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0), left;
 	unsigned char kind;
 	uint32_t a, b;
+	size_t i;
 	int r;
 
-	if (sp->n_ended > 0) {
-		*pid = sp->ended[0].pid;
-		*wstatus = sp->ended[0].status;
-		sp->n_ended--;
-		memmove(sp->ended, sp->ended + 1,
-		    sp->n_ended * sizeof(sp->ended[0]));
-		return DH_OK;
+	for (;;) {
+		for (i = 0; i < sp->n_ended; i++)
+			if (sp->ended[i].pid == pid) {
+				*wstatus = sp->ended[i].status;
+				sp->n_ended--;
+				memmove(sp->ended + i, sp->ended + i + 1,
+				    (sp->n_ended - i) * sizeof(sp->ended[0]));
+				return DH_OK;
+			}
+		if (sp->fd < 0)
+			return DH_E_IO;
+		left = deadline - mono_ms();
+		r = read_answer(sp, left > 0 ? (int)left : 0, &kind, &a, &b);
+		if (r < 0 || (r > 0 && kind != 'E')) {
+			gone(sp);   /* a stray 'P' cannot happen: spawn waits */
+			continue;
+		}
+		if (r > 0)
+			queue_end(sp, (pid_t)a, (int)b);
+		else if (left <= 0)
+			return DH_E_TIMEOUT;
 	}
-	r = read_answer(sp, wait_ms, &kind, &a, &b);
-	if (r < 0) {
-		gone(sp);
-		return DH_E_IO;
-	}
-	if (r == 0 || kind != 'E')
-		return DH_E_TIMEOUT;   /* a stray 'P' cannot happen: spawn waits */
-	*pid = (pid_t)a;
-	*wstatus = (int)b;
-	return DH_OK;
 }
 
 pid_t
-ss_spawner_pid(const struct ss_spawner *sp)
+dh_spawner_pid(const struct dh_spawner *sp)
 {
 	return sp->pid;
 }
 
 void
-ss_spawner_stop(struct ss_spawner *sp)
+dh_spawner_stop(struct dh_spawner *sp)
 {
 	int64_t end;
 	int st;

@@ -1,10 +1,11 @@
 /*
- * ss_spawner: children run in a fork of the spawner (not of the test),
+ * dh_spawner: children run in a fork of the spawner (not of the test),
+ * chosen by the request's tag,
  * get the request bytes and the passed descriptor, start with default
  * signal dispositions and the original mask, and their ends are reported
  * with the wait status, also when they end while a spawn waits for its
- * answer.  A multi-threaded parent is refused; a dead spawner is an error,
- * not a hang.  The point of the spawner: children forked while a parent
+ * answer, and each is found by its pid.  A multi-threaded parent and an
+ * unknown tag are refused; a dead spawner is an error, not a hang.  The point of the spawner: children forked while a parent
  * thread hammers malloc still allocate and exit.
  */
 #define _GNU_SOURCE
@@ -26,7 +27,7 @@
 #include <unistd.h>
 
 #include "dh_err.h"
-#include "ss_spawner.h"
+#include "dh_spawner.h"
 
 /* Child: request "exit N" exits N; "info" writes ppid, SIGCHLD blocked,
  * SIGTERM disposition, the request length; "alloc" mallocs 1000 blocks. */
@@ -60,6 +61,20 @@ child(const void *req, size_t n, int fd)
 	_exit(write(fd, line, (size_t)len) == len ? 0 : 1);
 }
 
+/* A second kind: exits 77 with the descriptor it got (-1 = none). */
+static void
+other(const void *req, size_t n, int fd)
+{
+	(void)req;
+	(void)n;
+	_exit(fd < 0 ? 77 : 78);
+}
+
+static const struct dh_spawner_kind kinds[] = {
+	{ 'c', child },
+	{ 'o', other },
+};
+
 static int
 tasks(pid_t pid)
 {
@@ -80,22 +95,18 @@ tasks(pid_t pid)
 
 /* Wait for the end of pid; its status. */
 static int
-ended(struct ss_spawner *sp, pid_t pid)
+ended(struct dh_spawner *sp, pid_t pid)
 {
-	pid_t p;
-	int st, i;
+	int st = -1;
 
-	for (i = 0; i < 100; i++)
-		if (ss_spawner_reaped(sp, 100, &p, &st) == DH_OK && p == pid)
-			return st;
-	fail_msg("no end reported for %ld", (long)pid);
-	return -1;
+	assert_int_equal(dh_spawner_ended(sp, pid, 10000, &st), DH_OK);
+	return st;
 }
 
 static void
 test_child_runs_in_the_spawner(void **state)
 {
-	struct ss_spawner *sp = NULL;
+	struct dh_spawner *sp = NULL;
 	struct dh_err e;
 	char buf[128];
 	long ppid;
@@ -104,10 +115,10 @@ test_child_runs_in_the_spawner(void **state)
 	pid_t pid;
 
 	(void)state;
-	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_OK);
-	assert_int_equal(tasks(ss_spawner_pid(sp)), 1);
+	assert_int_equal(dh_spawner_start(kinds, 2, &sp, &e), DH_OK);
+	assert_int_equal(tasks(dh_spawner_pid(sp)), 1);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(ss_spawner_spawn(sp, "info", 4, sv[1], &pid, &e),
+	assert_int_equal(dh_spawner_spawn(sp, 'c', "info", 4, sv[1], &pid, &e),
 	    DH_OK);
 	close(sv[1]);
 	assert_true(pid > 0);
@@ -116,13 +127,13 @@ test_child_runs_in_the_spawner(void **state)
 	close(sv[0]);
 	assert_int_equal(sscanf(buf, "%ld %d %d %zu", &ppid, &blocked, &dfl,
 	    &n), 4);
-	assert_int_equal(ppid, (long)ss_spawner_pid(sp));
+	assert_int_equal(ppid, (long)dh_spawner_pid(sp));
 	assert_int_equal(blocked, 0);
 	assert_int_equal(dfl, 1);
 	assert_int_equal(n, 4);
 	st = ended(sp, pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	ss_spawner_stop(sp);
+	dh_spawner_stop(sp);
 }
 
 /* Children that end at once: their reports arrive while later spawns
@@ -130,37 +141,33 @@ test_child_runs_in_the_spawner(void **state)
 static void
 test_ends_reported_with_status(void **state)
 {
-	struct ss_spawner *sp = NULL;
+	struct dh_spawner *sp = NULL;
 	struct dh_err e;
-	pid_t pids[40], p;
-	int seen[40] = { 0 }, i, j, st, got = 0;
+	pid_t pids[40];
+	int i, st, got = 0;
 	char req[16];
 
 	(void)state;
-	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_OK);
+	assert_int_equal(dh_spawner_start(kinds, 2, &sp, &e), DH_OK);
 	for (i = 0; i < 40; i++) {
 		int fd = open("/dev/null", O_RDONLY);
 
 		snprintf(req, sizeof(req), "exit %d", 40 - i);
-		assert_int_equal(ss_spawner_spawn(sp, req, strlen(req), fd,
+		assert_int_equal(dh_spawner_spawn(sp, 'c', req, strlen(req), fd,
 		    &pids[i], &e), DH_OK);
 		close(fd);
 	}
-	for (j = 0; j < 400 && got < 40; j++) {
-		if (ss_spawner_reaped(sp, 50, &p, &st) != DH_OK)
-			continue;
-		for (i = 0; i < 40; i++)
-			if (pids[i] == p) {
-				assert_false(seen[i]);
-				assert_true(WIFEXITED(st));
-				assert_int_equal(WEXITSTATUS(st), 40 - i);
-				seen[i] = 1;
-				got++;
-			}
+	/* claimed by pid in reverse order of their start */
+	for (i = 39; i >= 0; i--) {
+		assert_int_equal(dh_spawner_ended(sp, pids[i], 10000, &st),
+		    DH_OK);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 40 - i);
+		got++;
 	}
 	assert_int_equal(got, 40);
-	assert_int_equal(ss_spawner_reaped(sp, 0, &p, &st), DH_E_TIMEOUT);
-	ss_spawner_stop(sp);
+	assert_int_equal(dh_spawner_ended(sp, pids[0], 0, &st), DH_E_TIMEOUT);
+	dh_spawner_stop(sp);
 }
 
 static void *
@@ -175,7 +182,7 @@ idle_thread(void *arg)
 static void
 test_refused_with_threads(void **state)
 {
-	struct ss_spawner *sp = NULL;
+	struct dh_spawner *sp = NULL;
 	struct dh_err e;
 	pthread_t th;
 	int fds[2];
@@ -183,7 +190,7 @@ test_refused_with_threads(void **state)
 	(void)state;
 	assert_int_equal(pipe(fds), 0);
 	assert_int_equal(pthread_create(&th, NULL, idle_thread, fds), 0);
-	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_E_STATE);
+	assert_int_equal(dh_spawner_start(kinds, 2, &sp, &e), DH_E_STATE);
 	assert_null(sp);
 	assert_non_null(strstr(e.msg, "threads"));
 	assert_int_equal(write(fds[1], "x", 1), 1);
@@ -193,24 +200,34 @@ test_refused_with_threads(void **state)
 }
 
 static void
-test_dead_spawner_is_an_error(void **state)
+test_unknown_tag_and_dead_spawner(void **state)
 {
-	struct ss_spawner *sp = NULL;
+	struct dh_spawner *sp = NULL;
 	struct dh_err e;
-	char big[SS_SPAWNER_REQ_MAX + 1];
-	pid_t pid, p;
+	char big[DH_SPAWNER_REQ_MAX + 1];
+	pid_t pid = 0;
 	int st, fd = open("/dev/null", O_RDONLY);
 
 	(void)state;
-	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_OK);
+	assert_int_equal(dh_spawner_start(kinds, 2, &sp, &e), DH_OK);
 	memset(big, 'x', sizeof(big));
-	assert_int_equal(ss_spawner_spawn(sp, big, sizeof(big), fd, &pid, &e),
+	assert_int_equal(dh_spawner_spawn(sp, 'c', big, sizeof(big), fd, &pid, &e),
 	    DH_E_TOOBIG);
-	assert_int_equal(kill(ss_spawner_pid(sp), SIGKILL), 0);
-	assert_int_equal(ss_spawner_spawn(sp, "exit 0", 6, fd, &pid, &e),
+	assert_int_equal(dh_spawner_spawn(sp, 'x', "exit 0", 6, fd, &pid, &e),
+	    DH_E_IO);   /* unknown tag: refused, the spawner goes on */
+	assert_int_equal(dh_spawner_spawn(sp, 'o', "", 0, -1, &pid, &e),
+	    DH_OK);
+	st = ended(sp, pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 77);
+	assert_int_equal(dh_spawner_spawn(sp, 'o', "", 0, fd, &pid, &e),
+	    DH_OK);
+	st = ended(sp, pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 78);
+	assert_int_equal(kill(dh_spawner_pid(sp), SIGKILL), 0);
+	assert_int_equal(dh_spawner_spawn(sp, 'c', "exit 0", 6, fd, &pid, &e),
 	    DH_E_IO);
-	assert_int_equal(ss_spawner_reaped(sp, 0, &p, &st), DH_E_IO);
-	ss_spawner_stop(sp);
+	assert_int_equal(dh_spawner_ended(sp, pid, 0, &st), DH_E_IO);
+	dh_spawner_stop(sp);
 	close(fd);
 }
 
@@ -233,25 +250,25 @@ malloc_thread(void *arg)
 static void
 test_children_of_a_busy_parent_allocate(void **state)
 {
-	struct ss_spawner *sp = NULL;
+	struct dh_spawner *sp = NULL;
 	struct dh_err e;
 	pthread_t th;
 	pid_t pid;
 	int i, st, fd = open("/dev/null", O_RDONLY);
 
 	(void)state;
-	assert_int_equal(ss_spawner_start(child, &sp, &e), DH_OK);
+	assert_int_equal(dh_spawner_start(kinds, 2, &sp, &e), DH_OK);
 	g_stop = 0;
 	assert_int_equal(pthread_create(&th, NULL, malloc_thread, NULL), 0);
 	for (i = 0; i < 30; i++) {
-		assert_int_equal(ss_spawner_spawn(sp, "alloc", 5, fd, &pid, &e),
+		assert_int_equal(dh_spawner_spawn(sp, 'c', "alloc", 5, fd, &pid, &e),
 		    DH_OK);
 		st = ended(sp, pid);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	}
 	g_stop = 1;
 	pthread_join(th, NULL);
-	ss_spawner_stop(sp);
+	dh_spawner_stop(sp);
 	close(fd);
 }
 
@@ -262,7 +279,7 @@ main(void)
 		cmocka_unit_test(test_child_runs_in_the_spawner),
 		cmocka_unit_test(test_ends_reported_with_status),
 		cmocka_unit_test(test_refused_with_threads),
-		cmocka_unit_test(test_dead_spawner_is_an_error),
+		cmocka_unit_test(test_unknown_tag_and_dead_spawner),
 		cmocka_unit_test(test_children_of_a_busy_parent_allocate),
 	};
 
