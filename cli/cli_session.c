@@ -16,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -338,6 +341,12 @@ term_raw(void)
 
 enum cstate { C_WAIT = 0, C_RUNNING, C_DONE };
 
+/* Port sessions (the HandshakeRequest's SessionType Port): stdio carries
+ * the forwarded bytes (ssh ProxyCommand), or a local listener takes one
+ * TCP client at a time (LocalPortForwarding, basic mode: deckhand-agent
+ * reports a version below 3.0.196.0, so no smux). */
+enum cport { PORT_NONE = 0, PORT_STDIO, PORT_LOCAL };
+
 
 struct client {
 	struct opts o;
@@ -369,6 +378,12 @@ struct client {
 	int exit_code;
 	int finish;
 	unsigned char *ibuf;
+	int pmode;                        /* enum cport */
+	int in_fd, out_fd;                /* stream ends: stdio or the local
+	                                   * client (-1 = none yet) */
+	int lfd;                          /* PORT_LOCAL listener, -1 = none */
+	int banner;                       /* "Starting session" printed */
+	int port_error;                   /* the agent could not connect */
 };
 
 static volatile sig_atomic_t g_winch, g_term, g_intr;
@@ -417,23 +432,29 @@ outq_push(struct client *c, int binary, const void *p, size_t n, int front)
 
 /* Write all of p to stdout (which may share a non-blocking tty). */
 static void
-out_write(const void *pv, size_t n)
+out_write_fd(int fd, const void *pv, size_t n)
 {
 	const unsigned char *p = pv;
 	ssize_t w;
 
-	while (n > 0) {
-		w = write(1, p, n);
+	while (n > 0 && fd >= 0) {
+		w = write(fd, p, n);
 		if (w > 0) {
 			p += w;
 			n -= (size_t)w;
 		} else if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
-			struct pollfd pf = { 1, POLLOUT, 0 };
+			struct pollfd pf = { fd, POLLOUT, 0 };
 
 			(void)poll(&pf, 1, 1000);
 		} else
 			return;
 	}
+}
+
+static void
+out_write(const void *pv, size_t n)
+{
+	out_write_fd(1, pv, n);
 }
 
 static int
@@ -472,7 +493,8 @@ start_running(struct client *c)
 	if (c->state != C_WAIT)
 		return;
 	c->state = C_RUNNING;
-	send_size(c);
+	if (c->pmode == PORT_NONE)
+		send_size(c);
 	c->stdin_on = !c->stdin_eof;
 }
 
@@ -491,16 +513,113 @@ send_input(struct client *c, const unsigned char *p, size_t n)
 }
 
 static void
+send_flag(struct client *c, uint32_t flag)
+{
+	struct dh_buf b;
+
+	dh_buf_init(&b, 16);
+	if (dh_mgs_flag_build(flag, &b, NULL) == DH_OK)
+		(void)rel_send(c, DH_MGS_PT_FLAG, b.d, b.len);
+	dh_buf_free(&b);
+	pump(c);
+}
+
+/* "Starting session…", once the session type is known: not for a stdio
+ * port session, whose stdout is the forwarded stream. */
+static void
+banner(struct client *c)
+{
+	if (c->banner)
+		return;
+	c->banner = 1;
+	if (c->pmode == PORT_STDIO)
+		return;
+	printf("\nStarting session with SessionId: %s\n", c->sid);
+	if (c->pmode == PORT_LOCAL) {
+		struct sockaddr_in a;
+		socklen_t len = sizeof(a);
+
+		if (getsockname(c->lfd, (struct sockaddr *)&a, &len) == 0)
+			printf("Port %u opened for sessionId %s.\nWaiting for"
+			    " connections...\n", (unsigned)ntohs(a.sin_port),
+			    c->sid);
+	}
+	fflush(stdout);
+}
+
+/* The PORT_LOCAL listener on 127.0.0.1:port (0 = any free port). */
+static int
+port_listen(struct client *c, const char *props, char *why, size_t whysz)
+{
+	cJSON *j = cJSON_Parse(props);
+	const cJSON *lp = cJSON_GetObjectItem(j, "localPortNumber");
+	struct sockaddr_in a;
+	long port = 0;
+	char *end = NULL;
+	int one = 1;
+
+	int bad = 0;
+
+	if (cJSON_IsString(lp) && lp->valuestring[0] != '\0') {
+		port = strtol(lp->valuestring, &end, 10);
+		bad = *end != '\0';
+	}
+	cJSON_Delete(j);
+	if (bad || port < 0 || port > 65535) {
+		snprintf(why, whysz, "localPortNumber is not a port");
+		return -1;
+	}
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->lfd < 0 || setsockopt(c->lfd, SOL_SOCKET, SO_REUSEADDR, &one,
+	    sizeof(one)) != 0 || bind(c->lfd, (struct sockaddr *)&a,
+	    sizeof(a)) != 0 || listen(c->lfd, 8) != 0) {
+		snprintf(why, whysz, "cannot listen on localhost port %ld: %s",
+		    port, strerror(errno));
+		if (c->lfd >= 0)
+			close(c->lfd);
+		c->lfd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+port_accept(struct client *c)
+{
+	int fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	c->in_fd = c->out_fd = fd;
+	c->stdin_on = 1;
+	c->stdin_eof = 0;
+}
+
+static void
 stdin_readable(struct client *c)
 {
 	ssize_t n;
 
-	n = read(0, c->ibuf, IN_CHUNK);
+	n = read(c->in_fd, c->ibuf, IN_CHUNK);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (n <= 0 && c->pmode == PORT_LOCAL) {
+		/* the local client left: the agent drops its connection and
+		 * redials when the next client sends */
+		close(c->in_fd);
+		c->in_fd = c->out_fd = -1;
+		send_flag(c, DH_MGS_FLAG_DISCONNECT_TO_PORT);
+		return;
+	}
 	if (n <= 0) {
 		c->stdin_eof = 1;
 		c->stdin_on = 0;
+		if (c->pmode == PORT_STDIO)  /* ssh is done with the stream */
+			send_flag(c, DH_MGS_FLAG_TERMINATE_SESSION);
 		return;
 	}
 	send_input(c, c->ibuf, (size_t)n);
@@ -556,6 +675,35 @@ out:
 	return rc;
 }
 
+/* A Port session: stdio when properties.type is absent, a local listener
+ * for LocalPortForwarding; anything else is refused in the response. */
+static void
+port_mode(struct client *c, const struct ss_hs_request *q,
+    struct ss_hs_response *r)
+{
+	cJSON *j = q->properties[0] != '\0' ? cJSON_Parse(q->properties) : NULL;
+	const cJSON *t = cJSON_GetObjectItem(j, "type");
+	const char *type = cJSON_IsString(t) ? t->valuestring : "";
+
+	term_restore();   /* the stream is bytes, not a terminal */
+	if (type[0] == '\0')
+		c->pmode = PORT_STDIO;
+	else if (strcmp(type, "LocalPortForwarding") == 0) {
+		c->pmode = PORT_LOCAL;
+		c->in_fd = c->out_fd = -1;
+		if (port_listen(c, q->properties, r->error,
+		    sizeof(r->error)) != 0)
+			r->session_type_status = SS_HS_STATUS_FAILED;
+	} else {
+		r->session_type_status = SS_HS_STATUS_UNSUPPORTED;
+		snprintf(r->error, sizeof(r->error), "port forwarding type"
+		    " %.100s is not supported by deckhand", type);
+	}
+	if (r->session_type_status != SS_HS_STATUS_SUCCESS)
+		fprintf(stderr, "deckhand: %s\n", r->error);
+	cJSON_Delete(j);
+}
+
 static void
 on_hs_request(struct client *c, const unsigned char *p, size_t n)
 {
@@ -577,13 +725,11 @@ on_hs_request(struct client *c, const unsigned char *p, size_t n)
 	}
 	if (q.session_type[0] != '\0') {
 		r.has_session_type = 1;
-		r.session_type_status = strcmp(q.session_type, "Port") == 0 ?
-		    SS_HS_STATUS_UNSUPPORTED : SS_HS_STATUS_SUCCESS;
-		if (r.session_type_status != SS_HS_STATUS_SUCCESS)
-			snprintf(r.error, sizeof(r.error),
-			    "session type %s is not supported by deckhand",
-			    q.session_type);
+		r.session_type_status = SS_HS_STATUS_SUCCESS;
+		if (strcmp(q.session_type, "Port") == 0)
+			port_mode(c, &q, &r);
 	}
+	banner(c);
 	if (q.kms) {
 		r.has_kms = 1;
 		if (generate_data_key(c, q.kms_key_id, &r, dk, r.error,
@@ -652,6 +798,7 @@ static void
 on_data(struct client *c, const struct dh_mgs_msg *m)
 {
 	struct dh_err e;
+	uint32_t flag;
 
 	switch (m->ptype) {
 	case DH_MGS_PT_HS_REQUEST:
@@ -663,17 +810,28 @@ on_data(struct client *c, const struct dh_mgs_msg *m)
 	case DH_MGS_PT_HS_COMPLETE:
 		on_hs_complete(c, m->payload, m->payload_len);
 		return;
+	case DH_MGS_PT_FLAG:
+		if (dh_mgs_flag_parse(m->payload, m->payload_len, &flag, &e) ==
+		    DH_OK && flag == DH_MGS_FLAG_CONNECT_TO_PORT_ERROR &&
+		    !c->port_error) {
+			c->port_error = 1;
+			fprintf(stderr, "deckhand: Connection to destination port"
+			    " failed, check the agent's log.\n");
+		}
+		return;
 	case DH_MGS_PT_OUTPUT:
 	case DH_MGS_PT_STDERR:
 	case DH_MGS_PT_EXITCODE:
 		/* use the payload before start_running: sending invalidates it */
+		banner(c);
 		if (!c->kms_on)
-			out_write(m->payload, m->payload_len);
+			out_write_fd(c->out_fd, m->payload, m->payload_len);
 		else {
 			dh_buf_reset(&c->sbuf);
 			if (ss_kms_open(&c->kms, m->payload, m->payload_len,
 			    &c->sbuf, &e) == DH_OK)
-				out_write(c->sbuf.d, c->sbuf.len);
+				out_write_fd(c->out_fd, c->sbuf.d,
+				    c->sbuf.len);
 		}
 		if (c->state == C_WAIT)
 			start_running(c);
@@ -711,8 +869,11 @@ on_closed(struct client *c, const struct dh_mgs_msg *m)
 			code = 0;
 	}
 	cJSON_Delete(j);
-	out_write(line, strlen(line));
-	done(c, (int)code);
+	if (c->pmode == PORT_NONE)
+		out_write(line, strlen(line));
+	else
+		out_write_fd(2, line, strlen(line));
+	done(c, code == 0 && c->port_error ? 1 : (int)code);
 }
 
 static void
@@ -1020,7 +1181,10 @@ on_signals(struct client *c)
 	}
 	if (g_intr) {
 		g_intr = 0;
-		send_input(c, (const unsigned char *)"\x03", 1);
+		if (c->pmode != PORT_NONE)
+			send_flag(c, DH_MGS_FLAG_TERMINATE_SESSION);
+		else
+			send_input(c, (const unsigned char *)"\x03", 1);
 		pump(c);
 	}
 }
@@ -1045,10 +1209,10 @@ next_timeout(struct client *c)
 static void
 run(struct client *c, const sigset_t *waitmask)
 {
-	struct pollfd pf[2];
+	struct pollfd pf[3];
 	struct timespec ts;
 	struct dh_err e;
-	int n, t, ws_i, in_i;
+	int n, t, ws_i, in_i, l_i;
 
 	c->reconnect_ms = now_ms();
 	while (!c->finish && !g_term) {
@@ -1065,19 +1229,25 @@ run(struct client *c, const sigset_t *waitmask)
 		}
 		flush(c);
 		n = 0;
-		ws_i = in_i = -1;
+		ws_i = in_i = l_i = -1;
 		if (c->ws != NULL) {
 			pf[n].fd = dh_wsc_fd(c->ws);
 			pf[n].events = POLLIN | (dh_wsc_want_write(c->ws,
 			    &c->outq) ? POLLOUT : 0);
 			ws_i = n++;
 		}
-		if (c->stdin_on && c->state == C_RUNNING && c->ws_up &&
+		if (c->stdin_on && c->in_fd >= 0 && c->state == C_RUNNING &&
+		    c->ws_up &&
 		    dh_mgsrel_can_send(c->rel, IN_CHUNK + SS_KMS_OVERHEAD) &&
 		    c->outq.bytes < 1024u * 1024) {
-			pf[n].fd = 0;
+			pf[n].fd = c->in_fd;
 			pf[n].events = POLLIN;
 			in_i = n++;
+		}
+		if (c->lfd >= 0 && c->in_fd < 0 && c->state == C_RUNNING) {
+			pf[n].fd = c->lfd;
+			pf[n].events = POLLIN;
+			l_i = n++;
 		}
 		t = c->ws != NULL && dh_wsc_pending(c->ws) ? 0 :
 		    next_timeout(c);
@@ -1100,6 +1270,8 @@ run(struct client *c, const sigset_t *waitmask)
 		if (in_i >= 0 && (pf[in_i].revents & (POLLIN | POLLHUP |
 		    POLLERR)))
 			stdin_readable(c);
+		if (l_i >= 0 && (pf[l_i].revents & POLLIN))
+			port_accept(c);
 	}
 }
 
@@ -1165,6 +1337,9 @@ client_new(void)
 
 	if (c == NULL)
 		return NULL;
+	c->in_fd = 0;
+	c->out_fd = 1;
+	c->lfd = -1;
 	dh_wsq_init(&c->outq, 0, 0);
 	dh_buf_init_secret(&c->token, TOKEN_MAX + 1);
 	dh_buf_init(&c->sbuf, FRAME_MAX);
@@ -1192,6 +1367,10 @@ client_free(struct client *c)
 	dh_buf_free(&c->token);
 	dh_buf_free(&c->sbuf);
 	dh_wipe(&c->cr, sizeof(c->cr));
+	if (c->pmode == PORT_LOCAL && c->in_fd >= 0)
+		close(c->in_fd);
+	if (c->lfd >= 0)
+		close(c->lfd);
 	free(c->ibuf);
 	free(c);
 }
@@ -1209,8 +1388,6 @@ session_run(struct client *c)
 		    c->stream_url);
 		return 1;
 	}
-	printf("\nStarting session with SessionId: %s\n", c->sid);
-	fflush(stdout);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);

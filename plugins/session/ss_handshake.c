@@ -102,6 +102,32 @@ actions_of(const cJSON *j, const char *key, const cJSON **arr,
 	return DH_OK;
 }
 
+/* SessionType Properties: null/absent = "", an object = its JSON text
+ * (bounded), anything else DH_E_FORMAT. */
+static int
+props_of(const cJSON *ap, char *out, size_t outsz, struct dh_err *err)
+{
+	const cJSON *p = member(ap, "Properties");
+	struct dh_buf b;
+	int rc;
+
+	out[0] = '\0';
+	if (p == NULL || cJSON_IsNull(p))
+		return DH_OK;
+	if (!cJSON_IsObject(p))
+		return dh_err_set(err, DH_E_FORMAT, "Properties is not an"
+		    " object");
+	dh_buf_init(&b, outsz - 1);
+	rc = dh_json_print(p, &b);
+	if (rc == DH_OK) {
+		memcpy(out, b.d, b.len);
+		out[b.len] = '\0';
+	}
+	dh_buf_free(&b);
+	return rc == DH_OK ? DH_OK : dh_err_set(err, DH_E_TOOBIG, "Properties"
+	    " too long");
+}
+
 /* ------------------------------------------------------------ request */
 
 int
@@ -127,9 +153,22 @@ ss_hs_request_build(const struct ss_hs_request *r, struct dh_buf *out,
 			goto out;
 		ap = cJSON_AddObjectToObject(a, "ActionParameters");
 		if (ap == NULL || cJSON_AddStringToObject(ap, "SessionType",
-		    r->session_type) == NULL ||
-		    cJSON_AddNullToObject(ap, "Properties") == NULL)
+		    r->session_type) == NULL)
 			goto out;
+		if (r->properties[0] == '\0') {
+			if (cJSON_AddNullToObject(ap, "Properties") == NULL)
+				goto out;
+		} else {
+			cJSON *pr = cJSON_ParseWithLength(r->properties,
+			    strnlen(r->properties, sizeof(r->properties)));
+
+			if (!cJSON_IsObject(pr)) {
+				cJSON_Delete(pr);
+				rc = DH_E_FORMAT;
+				goto out;
+			}
+			cJSON_AddItemToObject(ap, "Properties", pr);
+		}
 	}
 	if (r->kms) {
 		a = cJSON_CreateObject();
@@ -191,6 +230,9 @@ ss_hs_request_parse(const void *p, size_t n, struct ss_hs_request *r,
 			if (rc == DH_OK && r->session_type[0] == '\0')
 				rc = dh_err_set(err, DH_E_FORMAT,
 				    "SessionType action without a type");
+			if (rc == DH_OK)
+				rc = props_of(ap, r->properties,
+				    sizeof(r->properties), err);
 		} else if (strcmp(type, T_KMS) == 0) {
 			r->kms = 1;
 			rc = opt_str(ap, "KMSKeyId", r->kms_key_id,

@@ -4,7 +4,7 @@
  *
  *   HandshakeRequest   (PayloadType 5, agent -> client)
  *     {"AgentVersion":..,"RequestedClientActions":[{"ActionType":"SessionType",
- *      "ActionParameters":{"SessionType":..,"Properties":null}},
+ *      "ActionParameters":{"SessionType":..,"Properties":null|{..}}},
  *      {"ActionType":"KMSEncryption","ActionParameters":{"KMSKeyId":..,
  *      "Challenge":..}}]}
  *   HandshakeResponse  (6, client -> agent)
@@ -37,6 +37,7 @@
 #define SS_HS_CT_MAX 6144       /* KMS CiphertextBlob bytes */
 #define SS_HS_MSG_MAX 1024      /* error / customer message, with NUL */
 #define SS_HS_BLOB_MAX 4096     /* EncChallenge blob bytes */
+#define SS_HS_PROPS_MAX 2048    /* SessionType Properties JSON, with NUL */
 
 #define SS_HS_STATUS_SUCCESS 1
 #define SS_HS_STATUS_FAILED 2
@@ -46,6 +47,8 @@
 struct ss_hs_request {
 	char agent_version[SS_HS_VERSION_MAX];
 	char session_type[SS_HS_TYPE_MAX];
+	char properties[SS_HS_PROPS_MAX];     /* SessionType Properties: a JSON
+	                                       * object, "" = null */
 	int kms;                              /* KMSEncryption requested */
 	char kms_key_id[SS_HS_KEYID_MAX];
 	char challenge[SS_HS_CHALLENGE_MAX];  /* "" = none */

@@ -12,6 +12,9 @@
 #include <libwebsockets.h>
 #include <malloc.h>
 #include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -54,6 +57,7 @@
  * fills the buffer and is sent at once. */
 #define PTY_BUF_FULL 4095
 #define PTY_COALESCE_MS 2         /* at most this long per chunk */
+#define PORT_CONNECT_MS 5000
 #define PROTO "ss-data"
 #define DC_QUERY "role=publish_subscribe"
 #define CUSTOMER_MSG "This session is encrypted using AWS KMS."
@@ -292,6 +296,90 @@ parse_command(const cJSON *c, const cJSON *doc, struct ss_task *t,
 	    sizeof(t->command), err);
 }
 
+/* Port documents: properties with {{ param }} substituted from the
+ * payload's Parameters, or else from the document parameter's default. */
+static int
+parse_port(const cJSON *c, const cJSON *doc, struct ss_task *t,
+    struct dh_err *err)
+{
+	const cJSON *props = jget(doc, "properties"), *it, *def;
+	cJSON *params = NULL, *out = NULL;
+	char val[SS_WORKER_PROPS_MAX], *end;
+	struct dh_buf b;
+	long port;
+	int rc = DH_E_NOMEM;
+
+	dh_buf_init(&b, sizeof(t->port_props) - 1);
+	if (!cJSON_IsObject(props)) {
+		rc = dh_err_set(err, DH_E_FORMAT, "Port document has no"
+		    " properties");
+		goto out;
+	}
+	params = cJSON_IsObject(jget(c, "Parameters")) ?
+	    cJSON_Duplicate(jget(c, "Parameters"), 1) : cJSON_CreateObject();
+	out = cJSON_CreateObject();
+	if (params == NULL || out == NULL) {
+		dh_err_set(err, rc, "out of memory");
+		goto out;
+	}
+	cJSON_ArrayForEach(it, jget(doc, "parameters")) {
+		def = cJSON_IsObject(it) ? jget(it, "default") : NULL;
+		if (it->string != NULL && cJSON_IsString(def) &&
+		    cJSON_GetObjectItemCaseSensitive(params, it->string) == NULL &&
+		    cJSON_AddStringToObject(params, it->string,
+		    def->valuestring) == NULL) {
+			dh_err_set(err, rc, "out of memory");
+			goto out;
+		}
+	}
+	cJSON_ArrayForEach(it, props) {
+		if (!cJSON_IsString(it) || it->string == NULL)
+			continue;
+		val[0] = '\0';
+		if (it->valuestring[0] != '\0') {
+			rc = substitute(it->valuestring, params, val, sizeof(val),
+			    err);
+			if (rc != DH_OK) {
+				dh_err_wrap(err, rc, "Port property %.40s",
+				    it->string);
+				goto out;
+			}
+		}
+		if (cJSON_AddStringToObject(out, it->string, val) == NULL) {
+			rc = dh_err_set(err, DH_E_NOMEM, "out of memory");
+			goto out;
+		}
+	}
+	rc = jstr(out, "portNumber", val, sizeof(val), err);
+	if (rc != DH_OK)
+		goto out;
+	errno = 0;
+	port = strtol(val, &end, 10);
+	if (val[0] == '\0' || *end != '\0' || errno != 0 || port < 1 ||
+	    port > 65535) {
+		rc = dh_err_set(err, DH_E_FORMAT, "Port document: portNumber"
+		    " %.16s is not a port", val);
+		goto out;
+	}
+	t->port_number = (int)port;
+	rc = jstr(out, "host", t->port_host, sizeof(t->port_host), err);
+	if (rc == DH_OK && t->port_host[0] == '\0')
+		snprintf(t->port_host, sizeof(t->port_host), "localhost");
+	if (rc == DH_OK)
+		rc = jstr(out, "type", t->port_type, sizeof(t->port_type), err);
+	if (rc == DH_OK && dh_json_print(out, &b) != DH_OK)
+		rc = dh_err_set(err, DH_E_TOOBIG, "Port properties too long");
+	if (rc == DH_OK) {
+		memcpy(t->port_props, b.d, b.len);
+		t->port_props[b.len] = '\0';
+	}
+out:
+	dh_buf_free(&b);
+	cJSON_Delete(out);
+	cJSON_Delete(params);
+	return rc;
+}
+
 int
 ss_worker_parse_task(const void *p, size_t n, struct ss_task *t,
     struct dh_err *err)
@@ -351,6 +439,8 @@ ss_worker_parse_task(const void *p, size_t n, struct ss_task *t,
 		rc = parse_inputs(jget(doc, "inputs"), t, err);
 	if (rc == DH_OK && strcmp(t->session_type, "InteractiveCommands") == 0)
 		rc = parse_command(c, doc, t, err);
+	if (rc == DH_OK && strcmp(t->session_type, "Port") == 0)
+		rc = parse_port(c, doc, t, err);
 out:
 	cJSON_Delete(inner);
 	cJSON_Delete(outer);
@@ -1115,6 +1205,9 @@ struct worker {
 	struct ss_pty pty;
 	int pty_on;
 	int pty_reading;
+	int is_port;              /* a Port session: io is a TCP connection */
+	int io;                   /* the stream's descriptor: the pty master or
+	                           * the port's socket; -1 = none */
 	struct ss_pty_user user;
 	int have_user;
 	char start_error[SS_WORKER_TEXT_MAX];
@@ -1142,6 +1235,10 @@ static volatile sig_atomic_t g_wterm;
 static struct lws_context *volatile g_wctx;
 
 static void pump(struct worker *w);
+static int port_connect(struct worker *w, struct dh_err *err);
+static void port_close(struct worker *w);
+static void port_eof(struct worker *w);
+static void port_failed(struct worker *w, const char *why);
 static void begin_end(struct worker *w, const char *status,
     const char *output);
 static void connect_cb(lws_sorted_usec_list_t *sul);
@@ -1292,7 +1389,7 @@ pty_read_once(struct worker *w)
 	int gone = 0, full = 0;
 
 	while (have < w->chunk) {
-		n = read(w->pty.master, w->rbuf + have, w->chunk - have);
+		n = read(w->io, w->rbuf + have, w->chunk - have);
 		if (n > 0) {
 			have += (size_t)n;
 			full = (size_t)n >= PTY_BUF_FULL;
@@ -1302,7 +1399,7 @@ pty_read_once(struct worker *w)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) &&
 		    full) {
-			struct pollfd pf = { w->pty.master, POLLIN, 0 };
+			struct pollfd pf = { w->io, POLLIN, 0 };
 
 			/* the event loop waits too: keep the hold short */
 			if (until < 0)
@@ -1317,7 +1414,8 @@ pty_read_once(struct worker *w)
 			gone = 1;
 		break;
 	}
-	hold = gone ? 0 : utf8_tail(w->rbuf, have);
+	/* a shell's UTF-8 sequences stay whole; a port's bytes are opaque */
+	hold = gone || w->is_port ? 0 : utf8_tail(w->rbuf, have);
 	if (have - hold > 0)
 		(void)emit_output(w, w->rbuf, have - hold);
 	if (hold > 0)
@@ -1352,7 +1450,10 @@ pty_readable(struct worker *w)
 	for (i = 0; i < 4 && can_produce(w); i++) {
 		if (pty_read_once(w)) {
 			pump(w);
-			shell_gone(w);
+			if (w->is_port)
+				port_eof(w);
+			else
+				shell_gone(w);
 			return;
 		}
 		if (w->carry == 0 && w->outq.bytes == 0)
@@ -1368,8 +1469,8 @@ pty_write_pending(struct worker *w)
 {
 	ssize_t n;
 
-	while (dh_buf_avail(&w->inpend) > 0 && w->pty.master >= 0) {
-		n = write(w->pty.master, dh_buf_ptr(&w->inpend),
+	while (dh_buf_avail(&w->inpend) > 0 && w->io >= 0) {
+		n = write(w->io, dh_buf_ptr(&w->inpend),
 		    dh_buf_avail(&w->inpend));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -1392,7 +1493,13 @@ input_bytes(struct worker *w, const unsigned char *p, size_t n)
 {
 	struct dh_err e;
 
-	if (n == 0 || !w->pty_on || w->pty.master < 0)
+	if (n == 0 || (!w->pty_on && !w->is_port))
+		return;
+	if (w->is_port && w->io < 0 && port_connect(w, &e) != DH_OK) {
+		port_failed(w, e.msg);
+		return;
+	}
+	if (w->io < 0)
 		return;
 	w->last_input_ms = now_ms();
 	if (w->tr != NULL)
@@ -1506,6 +1613,8 @@ start_shell(struct worker *w)
 	rc = ss_pty_spawn(&o, &w->pty, &e);
 	if (rc == DH_OK)
 		rc = adopt_fd(w, w->pty.master, &w->pty_wsi);
+	if (rc == DH_OK)
+		w->io = w->pty.master;
 	if (rc != DH_OK) {
 		snprintf(w->start_error, sizeof(w->start_error),
 		    "failed to start the shell: %.400s", e.msg);
@@ -1529,6 +1638,164 @@ start_shell(struct worker *w)
 	 * HTTPS client and give the freed pages back */
 	http_release(w);
 	(void)malloc_trim(0);
+}
+
+/* -------------------------------------------------------------- port */
+
+/* Destinations a Port session may not reach: the instance metadata and
+ * ECS credential services and the VPC resolver (they would hand out the
+ * host's role), as the reference agent refuses them. */
+static int
+port_denied(const struct sockaddr *sa)
+{
+	static const unsigned char v6[][16] = {
+		{ 0xfd, 0, 0, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x54 },
+		{ 0xfd, 0, 0, 0, 0x0e, 0xc2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x53 },
+	};
+	size_t i;
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+		uint32_t a = ntohl(s4->sin_addr.s_addr);
+
+		return a == 0xa9fea9fe || a == 0xa9fea9fd || a == 0xa9feaa02;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		for (i = 0; i < sizeof(v6) / sizeof(v6[0]); i++)
+			if (memcmp(&s6->sin6_addr, v6[i], 16) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/* Wait up to ms for a non-blocking connect; 1 = connected. */
+static int
+connected(int fd, int ms)
+{
+	struct pollfd pf = { fd, POLLOUT, 0 };
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	return poll(&pf, 1, ms) == 1 &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 &&
+	    soerr == 0;
+}
+
+/* Dial the session's destination (up to PORT_CONNECT_MS per address). */
+static int
+port_connect(struct worker *w, struct dh_err *err)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char port[8];
+	int fd = -1, lfd, rc, denied = 0, one = 1;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof(port), "%d", w->t->port_number);
+	rc = getaddrinfo(w->t->port_host, port, &hints, &res);
+	if (rc != 0)
+		return dh_err_set(err, DH_E_NET, "Connection to destination"
+		    " port failed: cannot resolve %.200s: %s", w->t->port_host,
+		    gai_strerror(rc));
+	for (ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+		if (port_denied(ai->ai_addr)) {
+			denied = 1;
+			continue;
+		}
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC |
+		    SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 &&
+		    !(errno == EINPROGRESS && connected(fd, PORT_CONNECT_MS))) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		return dh_err_set(err, denied ? DH_E_AUTH : DH_E_NET,
+		    "Connection to destination port failed: %.200s port %d %s",
+		    w->t->port_host, w->t->port_number, denied ?
+		    "is not an allowed destination" : "refused the connection");
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* libwebsockets closes the descriptor it watches: give it a copy */
+	lfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (lfd < 0 || adopt_fd(w, lfd, &w->pty_wsi) != DH_OK) {
+		if (lfd >= 0)
+			close(lfd);
+		close(fd);
+		return dh_err_set(err, DH_E_IO, "cannot watch the port"
+		    " connection");
+	}
+	w->io = fd;
+	w->pty_reading = 1;
+	update_flow(w);
+	return DH_OK;
+}
+
+/* Drop the destination connection (the client's DisconnectToPort, the
+ * destination's EOF, the session's end); data redials. */
+static void
+port_close(struct worker *w)
+{
+	if (w->pty_wsi != NULL) {
+		lws_set_opaque_user_data(w->pty_wsi, NULL);
+		lws_set_timeout(w->pty_wsi, PENDING_TIMEOUT_USER_OK,
+		    LWS_TO_KILL_ASYNC);
+		w->pty_wsi = NULL;
+	}
+	if (w->io >= 0) {
+		(void)shutdown(w->io, SHUT_RDWR);
+		close(w->io);
+		w->io = -1;
+	}
+	dh_buf_reset(&w->inpend);
+	w->carry = 0;
+}
+
+/* The destination cannot be reached: tell the client (ConnectToPortError,
+ * which clients print) and end the session with the reason. */
+static void
+port_failed(struct worker *w, const char *why)
+{
+	struct dh_buf b;
+
+	dh_warn("session %s: %s", w->t->session_id, why);
+	dh_buf_init(&b, 16);
+	if (dh_mgs_flag_build(DH_MGS_FLAG_CONNECT_TO_PORT_ERROR, &b, NULL) ==
+	    DH_OK)
+		(void)rel_send(w, DH_MGS_PT_FLAG, b.d, b.len);
+	dh_buf_free(&b);
+	begin_end(w, "Failed", why);
+}
+
+/* The destination closed: a stdio session (ssh) ends; a forwarding one
+ * waits for the client's next connection. */
+static void
+port_eof(struct worker *w)
+{
+	port_close(w);
+	if (w->t->port_type[0] == '\0')
+		begin_end(w, "Success", "");
+}
+
+static void
+start_port(struct worker *w)
+{
+	struct dh_err e;
+
+	dh_mgsrel_set_accept(w->rel, DH_MGSREL_ACCEPT_ALL);
+	w->state = W_ACTIVE;
+	w->last_input_ms = now_ms();
+	if (port_connect(w, &e) != DH_OK) {
+		port_failed(w, e.msg);
+		return;
+	}
+	dh_info("session %s: port session to %s port %d (%s)",
+	    w->t->session_id, w->t->port_host, w->t->port_number,
+	    w->t->port_type[0] != '\0' ? w->t->port_type : "stdio");
 }
 
 /* --------------------------------------------------------- handshake */
@@ -1566,8 +1833,14 @@ start_handshake(struct worker *w)
 	    w->env->agent_version != NULL ? w->env->agent_version : "3.3.0.0");
 	snprintf(r.session_type, sizeof(r.session_type), "%s",
 	    w->t->session_type);
-	r.kms = 1;
-	snprintf(r.kms_key_id, sizeof(r.kms_key_id), "%s", w->t->kms_key_id);
+	/* a Port session never uses KMS; its client needs the properties */
+	r.kms = !w->is_port;
+	if (w->is_port)
+		snprintf(r.properties, sizeof(r.properties), "%s",
+		    w->t->port_props);
+	else
+		snprintf(r.kms_key_id, sizeof(r.kms_key_id), "%s",
+		    w->t->kms_key_id);
 	if (dh_random(raw, sizeof(raw)) != DH_OK ||
 	    dh_b64_encode(raw, sizeof(raw), &b64) != DH_OK ||
 	    (size_t)snprintf(w->challenge, sizeof(w->challenge), "%s",
@@ -1653,6 +1926,27 @@ on_hs_response(struct worker *w, const unsigned char *p, size_t n)
 	if (ss_hs_response_parse(p, n, &r, &e) != DH_OK) {
 		snprintf(why, sizeof(why), "Handshake failed: %.400s", e.msg);
 		begin_end(w, "Failed", why);
+		goto out;
+	}
+	if (w->is_port) {
+		if (r.failed || !r.has_session_type ||
+		    r.session_type_status != SS_HS_STATUS_SUCCESS) {
+			snprintf(why, sizeof(why), "Handshake failed: %.400s",
+			    r.error[0] != '\0' ? r.error : "the client does not"
+			    " support Port sessions");
+			begin_end(w, "Failed", why);
+			goto out;
+		}
+		lws_sul_cancel(&w->sul_hs);
+		/* no CustomerMessage: a stdio client prints it into the
+		 * forwarded stream */
+		if (ss_hs_complete_build((now_ms() - w->hs_start_ms) * 1000000,
+		    "", &msg, &e) != DH_OK) {
+			begin_end(w, "Failed", e.msg);
+			goto out;
+		}
+		(void)rel_send(w, DH_MGS_PT_HS_COMPLETE, msg.d, msg.len);
+		start_port(w);
 		goto out;
 	}
 	if (r.failed || !r.has_kms || r.kms_status != SS_HS_STATUS_SUCCESS ||
@@ -1747,10 +2041,14 @@ on_data(struct worker *w, const struct dh_mgs_msg *m)
 		apply_size(w);
 		return;
 	case DH_MGS_PT_FLAG:
-		if (dh_mgs_flag_parse(m->payload, m->payload_len, &flag, &e) ==
-		    DH_OK && flag == DH_MGS_FLAG_TERMINATE_SESSION)
+		if (dh_mgs_flag_parse(m->payload, m->payload_len, &flag, &e) !=
+		    DH_OK)
+			return;
+		if (flag == DH_MGS_FLAG_TERMINATE_SESSION)
 			begin_end(w, "Cancelled",
 			    "session terminated by the client");
+		else if (flag == DH_MGS_FLAG_DISCONNECT_TO_PORT && w->is_port)
+			port_close(w);  /* redialled when data comes again */
 		return;
 	case DH_MGS_PT_OUTPUT:
 		if (w->state != W_ACTIVE)
@@ -1878,6 +2176,8 @@ begin_end(struct worker *w, const char *status, const char *output)
 		ss_pty_close(&w->pty, 200);
 		w->exit_code = ss_pty_exit_code(w->pty.wstatus);
 	}
+	if (w->is_port)
+		port_close(w);
 	if (w->pty_wsi != NULL) {
 		lws_set_opaque_user_data(w->pty_wsi, NULL);
 		lws_set_timeout(w->pty_wsi, PENDING_TIMEOUT_USER_OK,
@@ -2223,8 +2523,8 @@ ws_opened(struct worker *w)
 		return;
 	}
 	pump(w); /* agent_session_state Connected */
-	if (w->t->kms_key_id[0] != '\0' && w->start_error[0] == '\0' &&
-	    strcmp(w->t->session_type, "Port") != 0)
+	if (w->start_error[0] == '\0' && (w->is_port ||
+	    w->t->kms_key_id[0] != '\0'))
 		start_handshake(w);
 	else
 		start_shell(w);
@@ -2459,7 +2759,7 @@ tick_cb(lws_sorted_usec_list_t *sul)
 		begin_end(w, "Cancelled", "the agent is stopping");
 	}
 	if (w->state == W_ACTIVE && w->pty_on && ss_pty_reaped(&w->pty, 0)) {
-		while (w->pty.master >= 0 && !pty_read_once(w) && w->carry == 0)
+		while (w->io >= 0 && !pty_read_once(w) && w->carry == 0)
 			;
 		pump(w);
 		shell_gone(w);
@@ -2691,6 +2991,8 @@ ss_worker_run(const struct ss_worker_env *env, const struct ss_task *t,
 	w->ipc = ipc;
 	w->creds = *creds;
 	w->pty.master = -1;
+	w->io = -1;
+	w->is_port = strcmp(t->session_type, "Port") == 0;
 	w->chunk = env->max_chunk == 0 ? SS_WORKER_CHUNK_DEFAULT :
 	    env->max_chunk > SS_WORKER_CHUNK_MAX ? SS_WORKER_CHUNK_MAX :
 	    env->max_chunk;
@@ -2713,16 +3015,21 @@ ss_worker_run(const struct ss_worker_env *env, const struct ss_task *t,
 	 * never fall back to a shell (an IAM policy that allows only port
 	 * forwarding would otherwise hand out shells). */
 	if (strcmp(t->session_type, "Standard_Stream") != 0 &&
-	    strcmp(t->session_type, "InteractiveCommands") != 0)
+	    strcmp(t->session_type, "InteractiveCommands") != 0 &&
+	    !w->is_port)
 		snprintf(w->start_error, sizeof(w->start_error),
 		    "Session type %.40s (document %.120s) is not supported by"
-		    " deckhand-agent; it serves shell sessions"
-		    " (Standard_Stream, InteractiveCommands) only.",
+		    " deckhand-agent; it serves Standard_Stream,"
+		    " InteractiveCommands and Port sessions.",
 		    t->session_type,
 		    t->document_name[0] != '\0' ? t->document_name : "-");
-	else
+	else if (!w->is_port)
 		pick_user(w);
-	if (open_transcript(w, &e) != DH_OK)
+	/* as with AWS, a port session's bytes (an SSH or TLS stream) are
+	 * not logged */
+	if (w->is_port)
+		;
+	else if (open_transcript(w, &e) != DH_OK)
 		snprintf(w->start_error, sizeof(w->start_error),
 		    "cannot start the session transcript: %.400s", e.msg);
 	else
@@ -2742,6 +3049,8 @@ ss_worker_run(const struct ss_worker_env *env, const struct ss_task *t,
 		ss_pty_close(&w->pty, 200);
 		w->exit_code = ss_pty_exit_code(w->pty.wstatus);
 	}
+	if (w->is_port)
+		port_close(w);
 	if (w->tr != NULL && ss_transcript_close(w->tr, w->exit_code, 0, &e) !=
 	    DH_OK)
 		dh_warn("session %s: closing the transcript: %s",

@@ -61,6 +61,7 @@
 #define SS_WORKER_KEYID_MAX 2048
 #define SS_WORKER_PROFILE_MAX 4096
 #define SS_WORKER_COMMAND_MAX 8192        /* InteractiveCommands command */
+#define SS_WORKER_PROPS_MAX 2048          /* Port properties (JSON) */
 #define SS_WORKER_TASK_MAX (256 * 1024)   /* interactive_shell payload */
 #define SS_WORKER_CHUNK_DEFAULT (128 * 1024)
 #define SS_WORKER_CHUNK_MAX (256 * 1024)
@@ -76,6 +77,13 @@ struct ss_task {
 	char command[SS_WORKER_COMMAND_MAX];  /* InteractiveCommands: the
 	                                       * linux commands, parameters
 	                                       * substituted */
+	char port_props[SS_WORKER_PROPS_MAX]; /* Port: the document's
+	                                       * properties, parameters
+	                                       * substituted (JSON object) */
+	char port_host[256];                  /* Port: destination host */
+	int port_number;                      /* Port: destination port */
+	char port_type[64];                   /* Port: "" (stdio) or
+	                                       * LocalPortForwarding */
 	char s3_bucket[SS_NAME_MAX];
 	char s3_prefix[SS_NAME_MAX];
 	int s3_encryption;
@@ -96,7 +104,10 @@ struct ss_task {
  * sessionType InteractiveCommands, properties.linux.commands has its
  * {{ name }} references replaced by Parameters[name] (a string, or a list
  * joined by newlines); a reference to a missing or non-string parameter,
- * or an empty command, is DH_E_FORMAT. */
+ * or an empty command, is DH_E_FORMAT.  For sessionType Port, the string
+ * members of properties are substituted the same way (a parameter the
+ * payload omits takes the document parameter's default); portNumber must
+ * be 1-65535, host defaults to localhost. */
 int ss_worker_parse_task(const void *p, size_t n, struct ss_task *t,
     struct dh_err *err);
 

@@ -484,27 +484,6 @@ def test_aws_cli_start_session_runs_deckhand_as_plugin(build, gateway, agent, tm
     assert "kms on" in agent["log"].read_text()
 
 
-def test_port_document_gets_no_shell(build, gateway, agent, tmp_path):
-    """A Port document (AWS-StartSSHSession) is refused with a clear message
-    and never falls back to a shell: an IAM policy that allows only port
-    forwarding must not hand out shells."""
-    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "AWS-StartSSHSession",
-                                                   "--parameters", '{"portNumber":["22"]}'))
-    try:
-        sid = cli.read_until(rb"Starting session with SessionId: (\S+)").group(1).decode()
-        cli.read_until(rb"Session type Port \(document AWS-StartSSHSession\) is not supported")
-        try:
-            cli.send("echo must-not-run-$((3+4))\r")
-        except OSError:
-            pass                  # the CLI may already have exited
-    finally:
-        cli.finish()
-    assert b"must-not-run-7" not in cli.buf
-    assert _wait_log(agent["log"], r"session %s: .*Failed" % re.escape(sid)), \
-        agent["log"].read_text()[-3000:]
-    assert not re.search(r"session %s: shell \d+ started" % re.escape(sid), agent["log"].read_text())
-
-
 def test_interactive_command_document(build, gateway, agent, tmp_path):
     """AWS-StartInteractiveCommand (sessionType InteractiveCommands): the
     agent runs the document's properties.linux.commands with the command

@@ -254,12 +254,48 @@ test_oversized(void **state)
 	dh_buf_free(&big);
 }
 
+/* A Port request carries the session document's properties as an object
+ * and parses back to the same text; Properties that is not an object or
+ * null is refused. */
+static void
+test_request_port_properties(void **state)
+{
+	static const char bad[] = "{\"AgentVersion\":\"0.1.0.0\","
+	    "\"RequestedClientActions\":[{\"ActionType\":\"SessionType\","
+	    "\"ActionParameters\":{\"SessionType\":\"Port\","
+	    "\"Properties\":\"x\"}}]}";
+	struct ss_hs_request r, q;
+	struct dh_buf b;
+	struct dh_err e;
+
+	(void)state;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.agent_version, sizeof(r.agent_version), "0.1.0.0");
+	snprintf(r.session_type, sizeof(r.session_type), "Port");
+	snprintf(r.properties, sizeof(r.properties), "{\"portNumber\":\"80\","
+	    "\"type\":\"LocalPortForwarding\",\"localPortNumber\":\"0\"}");
+	dh_buf_init(&b, SS_HS_JSON_MAX);
+	assert_int_equal(ss_hs_request_build(&r, &b, &e), DH_OK);
+	assert_non_null(strstr(dh_buf_cstr(&b), "\"Properties\":{\"portNumber\""));
+	assert_int_equal(ss_hs_request_parse(b.d, b.len, &q, &e), DH_OK);
+	assert_string_equal(q.session_type, "Port");
+	assert_string_equal(q.properties, r.properties);
+	assert_int_equal(q.kms, 0);
+	assert_int_equal(ss_hs_request_parse(bad, strlen(bad), &q, &e),
+	    DH_E_FORMAT);
+	dh_buf_reset(&b);
+	snprintf(r.properties, sizeof(r.properties), "[1]");
+	assert_int_not_equal(ss_hs_request_build(&r, &b, &e), DH_OK);
+	dh_buf_free(&b);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_round_trip),
 		cmocka_unit_test(test_request_reference),
+		cmocka_unit_test(test_request_port_properties),
 		cmocka_unit_test(test_response_round_trip),
 		cmocka_unit_test(test_response_reference),
 		cmocka_unit_test(test_complete_and_challenge),

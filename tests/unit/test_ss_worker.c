@@ -317,6 +317,67 @@ test_start_request(void **state)
 	dh_buf_free(&b);
 }
 
+/* Port documents: properties substituted from Parameters or the
+ * document's defaults; portNumber checked; host defaults to localhost. */
+static void
+test_port_document(void **state)
+{
+	static const struct {
+		const char *params, *props, *host, *type;
+		int port;
+	} t[] = {
+		{ "{\"portNumber\":[\"2222\"]}",
+		    "{\"portNumber\":\"{{ portNumber }}\"}", "localhost", "",
+		    2222 },
+		{ "{}", "{\"portNumber\":\"{{ portNumber }}\"}", "localhost",
+		    "", 22 },                       /* the default */
+		{ "{\"portNumber\":[\"80\"],\"localPortNumber\":[\"0\"]}",
+		    "{\"portNumber\":\"{{ portNumber }}\",\"type\":"
+		    "\"LocalPortForwarding\",\"localPortNumber\":"
+		    "\"{{ localPortNumber }}\"}", "localhost",
+		    "LocalPortForwarding", 80 },
+		{ "{\"host\":[\"db.internal\"],\"portNumber\":[\"5432\"]}",
+		    "{\"host\":\"{{ host }}\",\"portNumber\":"
+		    "\"{{ portNumber }}\"}", "db.internal", "", 5432 },
+		{ "{\"portNumber\":[\"0\"]}",
+		    "{\"portNumber\":\"{{ portNumber }}\"}", NULL, NULL, 0 },
+		{ "{\"portNumber\":[\"65536\"]}",
+		    "{\"portNumber\":\"{{ portNumber }}\"}", NULL, NULL, 0 },
+		{ "{\"portNumber\":[\"22x\"]}",
+		    "{\"portNumber\":\"{{ portNumber }}\"}", NULL, NULL, 0 },
+		{ "{}", "{\"type\":\"LocalPortForwarding\"}", NULL, NULL, 0 },
+		{ "{}", "{\"portNumber\":\"{{ nothere }}\"}", NULL, NULL, 0 },
+	};
+	char doc[2048];
+	struct ss_task task;
+	struct dh_err e;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(doc, sizeof(doc), "{\"Content\":{\"SessionId\":"
+		    "\"s-1\",\"Parameters\":%s,\"DocumentContent\":{"
+		    "\"sessionType\":\"Port\",\"parameters\":{\"portNumber\":"
+		    "{\"type\":\"String\",\"default\":\"22\"}},"
+		    "\"properties\":%s}}}", t[i].params, t[i].props);
+		dh_err_clear(&e);
+		rc = ss_worker_parse_task(doc, strlen(doc), &task, &e);
+		if (t[i].host == NULL) {
+			if (rc == DH_OK)
+				fail_msg("case %zu accepted: %s", i, doc);
+			continue;
+		}
+		if (rc != DH_OK)
+			fail_msg("case %zu: %s", i, e.msg);
+		assert_string_equal(task.session_type, "Port");
+		assert_int_equal(task.port_number, t[i].port);
+		assert_string_equal(task.port_host, t[i].host);
+		assert_string_equal(task.port_type, t[i].type);
+		assert_non_null(strstr(task.port_props, "\"portNumber\""));
+		assert_null(strstr(task.port_props, "{{"));
+	}
+}
+
 int
 main(void)
 {
@@ -328,6 +389,7 @@ main(void)
 		cmocka_unit_test(test_task_complete),
 		cmocka_unit_test(test_mgr_env_copy),
 		cmocka_unit_test(test_start_request),
+		cmocka_unit_test(test_port_document),
 	};
 
 	return cmocka_run_group_tests_name("ss_worker", tests, NULL, NULL);
