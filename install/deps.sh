@@ -9,7 +9,8 @@ libsqlite3-dev libexpat1-dev libcmocka-dev
 python3 python3-pytest python3-botocore python3-boto3 python3-cryptography python3-websockets
 awscli openssl ca-certificates dpkg-dev rpm procps time groff-base
 lz4 zstd bzip2 xz-utils python3-apt
-createrepo-c dnf"
+createrepo-c dnf
+openssh-client openssh-server"
 
 missing=""
 for p in $PKGS; do

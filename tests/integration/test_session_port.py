@@ -221,3 +221,66 @@ def test_metadata_service_destination_refused(build, gateway, agent):
     assert out.returncode == 1, text[-2000:]
     assert re.search(r"port failed: 169\.254\.169\.254 port 80 is not an allowed destination",
                      agent["log"].read_text()), agent["log"].read_text()[-3000:]
+
+
+@pytest.fixture
+def sshd(tmp_path):
+    """Debian's OpenSSH server on a loopback port, its own keys and config."""
+    if not os.path.exists("/usr/sbin/sshd") or not os.path.exists("/usr/bin/ssh"):
+        pytest.skip("OpenSSH is not installed")
+    d = tmp_path / "ssh"
+    d.mkdir()
+    for name in ("host", "client"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)],
+                       check=True)
+    (d / "authorized_keys").write_text((d / "client.pub").read_text())
+    port = _free_port()
+    (d / "sshd_config").write_text(
+        "Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\n"
+        "PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n"
+        "StrictModes no\nPermitRootLogin prohibit-password\nPidFile %s\n"
+        % (port, d / "host", d / "authorized_keys", d / "sshd.pid"))
+    os.makedirs("/run/sshd", exist_ok=True)
+    proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(d / "sshd_config")],
+                            stdout=subprocess.DEVNULL, stderr=open(d / "sshd.log", "wb"))
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield {"port": port, "key": d / "client", "log": d / "sshd.log"}
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def test_openssh_through_ssh_document(build, gateway, agent, sshd, tmp_path):
+    """Real OpenSSH at both ends: ssh with the ProxyCommand AWS documents
+    (`aws ssm start-session --document-name AWS-StartSSHSession`, Debian's
+    aws CLI v2 with deckhand as its plugin) and once with deckhand itself,
+    to Debian's sshd on the instance: a command runs and 1 MiB of stdin
+    arrives intact."""
+    plugdir = tmp_path / "bin"
+    plugdir.mkdir()
+    (plugdir / "session-manager-plugin").symlink_to(pathlib.Path(build).resolve() / "deckhand")
+    env = gateway.aws_env()
+    env["PATH"] = "%s:%s" % (plugdir, os.environ.get("PATH", "/usr/bin:/bin"))
+    proxies = [
+        "/usr/bin/aws ssm start-session --endpoint-url %s --target %%h --document-name"
+        " AWS-StartSSHSession --parameters portNumber=%%p" % gateway.url,
+        "%s session start --endpoint-url %s --target %%h --document-name AWS-StartSSHSession"
+        " --parameters '{\"portNumber\":[\"%%p\"]}'" % (pathlib.Path(build) / "deckhand", gateway.url),
+    ]
+    data = os.urandom(1 << 20)
+    for proxy in proxies:
+        out = subprocess.run(
+            ["/usr/bin/ssh", "-F", "/dev/null", "-i", str(sshd["key"]), "-p", str(sshd["port"]),
+             "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+             "-o", "BatchMode=yes", "-o", "ProxyCommand=" + proxy,
+             "root@" + agent["iid"], "echo ssh-ok-$((6*7)); sha256sum"],
+            input=data, capture_output=True, env=env, timeout=120)
+        text = out.stdout.decode(errors="replace")
+        assert out.returncode == 0, (proxy, out.stderr.decode(errors="replace")[-2000:])
+        assert "ssh-ok-42" in text, text
+        assert hashlib.sha256(data).hexdigest() in text, text
