@@ -106,7 +106,7 @@ cli_plugin_parse(int argc, char **argv, enum cli_plugin_op *op,
 		*op = CLI_PLUGIN_VERSION;
 		return DH_OK;
 	}
-	if (argc != 7 || strcmp(argv[3], "StartSession") != 0)
+	if ((argc != 7 && argc != 4) || strcmp(argv[3], "StartSession") != 0)
 		return dh_err_set(err, DH_E_ARG, "Unknown operation %.64s",
 		    argv[argc >= 4 ? 3 : 1]);
 	*op = CLI_PLUGIN_START;
@@ -127,12 +127,14 @@ cli_plugin_parse(int argc, char **argv, enum cli_plugin_op *op,
 	if (rc == DH_OK)
 		rc = copy("the region", argv[2], out->region,
 		    sizeof(out->region), err);
-	if (rc == DH_OK)
+	/* the legacy form (older aws CLIs) stops after the operation: no
+	 * profile, no request (so no Target), the endpoint by region */
+	if (rc == DH_OK && argc == 7)
 		rc = copy("the profile", argv[4], out->profile,
 		    sizeof(out->profile), err);
-	if (rc == DH_OK)
+	if (rc == DH_OK && argc == 7)
 		rc = parse_params(argv[5], out, err);
-	if (rc == DH_OK)
+	if (rc == DH_OK && argc == 7)
 		rc = copy("the endpoint", argv[6], out->endpoint,
 		    sizeof(out->endpoint), err);
 	if (rc == DH_OK && out->region[0] == '\0')

@@ -5,6 +5,9 @@
  *
  *   session-manager-plugin RESPONSE REGION StartSession PROFILE PARAMS ENDPOINT
  *
+ * or, from older aws CLIs, only the first three (no Target: a KMS
+ * session cannot be opened that way, its encryption context needs it).
+ *
  * RESPONSE is the StartSession answer as JSON, or (newer CLIs) the name of
  * an environment variable starting with AWS_SSM_START_SESSION_RESPONSE that
  * holds it; PARAMS is the StartSession request as JSON and must name a
@@ -37,7 +40,7 @@ struct cli_plugin_args {
 enum cli_plugin_op {
 	CLI_PLUGIN_INSTALLED,   /* no arguments: "installed successfully" */
 	CLI_PLUGIN_VERSION,     /* --version */
-	CLI_PLUGIN_START        /* the 6-argument StartSession form */
+	CLI_PLUGIN_START        /* StartSession, 6 or 3 (legacy) arguments */
 };
 
 /* Parse argv[0..argc) of a plugin invocation into *op and, for

@@ -29,7 +29,8 @@ test_forms(void **state)
 	char *a1[] = { "session-manager-plugin", NULL };
 	char *a2[] = { "session-manager-plugin", "--version", NULL };
 	char *a3[] = { "session-manager-plugin", "x", "y", NULL };
-	char *a4[] = { "session-manager-plugin", "{}", "us-east-1",
+	char empty[] = "{}";   /* parsed, then blanked: must be writable */
+	char *a4[] = { "session-manager-plugin", empty, "us-east-1",
 	    "StartSession", NULL };
 	char *a7[] = { "session-manager-plugin", "{}", "us-east-1",
 	    "Resume", "", PARAMS, "https://x", NULL };
@@ -44,7 +45,7 @@ test_forms(void **state)
 	dh_err_clear(&e);
 	assert_int_equal(cli_plugin_parse(3, a3, &op, &a, &e), DH_E_ARG);
 	assert_non_null(strstr(e.msg, "Unknown operation"));
-	assert_int_equal(cli_plugin_parse(4, a4, &op, &a, NULL), DH_E_ARG);
+	assert_int_equal(cli_plugin_parse(4, a4, &op, &a, NULL), DH_E_FORMAT);
 	assert_int_equal(cli_plugin_parse(7, a7, &op, &a, NULL), DH_E_ARG);
 }
 
@@ -128,6 +129,27 @@ test_bad_members(void **state)
 	}
 }
 
+/* The legacy form: RESPONSE REGION StartSession, nothing after. */
+static void
+test_legacy_form(void **state)
+{
+	char resp[] = RESP;
+	char *argv[] = { "session-manager-plugin", resp, "ap-south-1",
+	    "StartSession", NULL };
+	struct cli_plugin_args a;
+	enum cli_plugin_op op;
+
+	assert_int_equal(cli_plugin_parse(4, argv, &op, &a, NULL), DH_OK);
+	assert_int_equal(op, CLI_PLUGIN_START);
+	assert_string_equal(a.session_id, "admin-0a1b");
+	assert_string_equal(a.token, "tok-123");
+	assert_string_equal(a.region, "ap-south-1");
+	assert_string_equal(a.target, "");
+	assert_string_equal(a.endpoint, "");
+	assert_string_equal(a.profile, "");
+	assert_int_equal(resp[0], '\0');
+}
+
 int
 main(void)
 {
@@ -136,6 +158,7 @@ main(void)
 		cmocka_unit_test(test_json_response),
 		cmocka_unit_test(test_env_response),
 		cmocka_unit_test(test_bad_members),
+		cmocka_unit_test(test_legacy_form),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
