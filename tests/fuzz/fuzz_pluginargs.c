@@ -1,8 +1,9 @@
 /*
  * Fuzz target: cli_plugin_parse (the session-manager-plugin command line
  * the aws CLI builds) on arbitrary bytes cut into arguments at '\n'; a
- * parsed StartSession form must carry a session id, token, stream URL,
- * region and target.
+ * parsed StartSession form must carry a session id, token, stream URL and
+ * region, plus a target in the 6-argument form and no target or endpoint
+ * in the legacy 3-argument form.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -38,7 +39,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (cli_plugin_parse(argc, argv, &op, &a, NULL) == DH_OK &&
 	    op == CLI_PLUGIN_START && (a.session_id[0] == '\0' ||
 	    a.token[0] == '\0' || a.stream_url[0] == '\0' ||
-	    a.region[0] == '\0' || a.target[0] == '\0'))
+	    a.region[0] == '\0' || (argc == 7 && a.target[0] == '\0') ||
+	    (argc == 4 && (a.target[0] != '\0' || a.endpoint[0] != '\0'))))
 		abort();
 	free(buf);
 	return 0;
