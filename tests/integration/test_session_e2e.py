@@ -484,6 +484,33 @@ def test_aws_cli_start_session_runs_deckhand_as_plugin(build, gateway, agent, tm
     assert "kms on" in agent["log"].read_text()
 
 
+def test_plugin_legacy_three_argument_form(build, gateway, agent, tmp_path):
+    """Older aws CLIs call the plugin with RESPONSE REGION StartSession
+    only: the session runs (the data channel comes from the StreamUrl)."""
+    import configparser
+    import botocore.session
+    cp = configparser.ConfigParser()
+    cp.read(gateway.state / "admin.credentials")
+    ssm = botocore.session.Session().create_client(
+        "ssm", region_name=REGION, endpoint_url=gateway.url, verify=str(gateway.ca),
+        aws_access_key_id=cp["default"]["aws_access_key_id"],
+        aws_secret_access_key=cp["default"]["aws_secret_access_key"])
+    r = ssm.start_session(Target=agent["iid"])
+    resp = json.dumps({k: r[k] for k in ("SessionId", "TokenValue", "StreamUrl")})
+    plug = tmp_path / "session-manager-plugin"
+    plug.symlink_to(pathlib.Path(build).resolve() / "deckhand")
+    cli = Cli(build, gateway, agent["iid"], argv=[str(plug), resp, REGION, "StartSession"])
+    try:
+        cli.read_until(rb"Starting session with SessionId: " + re.escape(r["SessionId"]).encode())
+        cli.send("echo legacy-$((5*5))\r")
+        cli.read_until(rb"legacy-25")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+
+
 def test_interactive_command_document(build, gateway, agent, tmp_path):
     """AWS-StartInteractiveCommand (sessionType InteractiveCommands): the
     agent runs the document's properties.linux.commands with the command
