@@ -1127,6 +1127,11 @@ ag_job_spawn_decode(const void *p, size_t n, struct ag_job_spawn *s,
 	    (s->has_req && s->req.job_id == NULL))
 		return dh_err_set(err, DH_E_FORMAT, "patch start request:"
 		    " result path, state directory or job id missing");
+	if (!s->has_req && (s->req.job_id != NULL || s->req.command_id !=
+	    NULL || s->req.document != NULL || s->req.operation != NULL ||
+	    s->req.snapshot_id != NULL || s->req.baseline != NULL))
+		return dh_err_set(err, DH_E_FORMAT, "patch start request: job"
+		    " fields without a job");
 	return DH_OK;
 }
 
