@@ -19,10 +19,10 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "dh_buf.h"
+#include "dh_time.h"
 
 #define ENDED_MAX 256
 #define ANSWER_MS 5000
@@ -271,15 +271,6 @@ dh_spawner_start(const struct dh_spawner_kind *kinds, size_t n,
 	return DH_OK;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Read one answer, waiting up to wait_ms: 1 = *kind/a/b set, 0 = none
  * yet, -1 = the spawner is gone. */
 static int
@@ -385,12 +376,12 @@ dh_spawner_spawn(struct dh_spawner *sp, char tag, const void *req, size_t n,
 		return dh_err_set(err, DH_E_IO, "the spawner is gone (send: %s)",
 		    w < 0 ? strerror(r) : "short");
 	}
-	deadline = mono_ms() + ANSWER_MS;
+	deadline = dh_time_mono_ms() + ANSWER_MS;
 	for (;;) {
-		int64_t left = deadline - mono_ms();
+		int64_t left = deadline - dh_time_mono_ms();
 
 		r = left > 0 ? read_answer(sp, (int)left, &kind, &a, &b) : 0;
-		if (r < 0 || (r == 0 && mono_ms() >= deadline)) {
+		if (r < 0 || (r == 0 && dh_time_mono_ms() >= deadline)) {
 			gone(sp);
 			return dh_err_set(err, DH_E_IO, "the spawner is gone"
 			    " (%s)", r < 0 ? "closed" : "no answer");
@@ -412,7 +403,7 @@ int
 dh_spawner_ended(struct dh_spawner *sp, pid_t pid, int wait_ms,
     int *wstatus)
 {
-	int64_t deadline = mono_ms() + (wait_ms > 0 ? wait_ms : 0), left;
+	int64_t deadline = dh_time_mono_ms() + (wait_ms > 0 ? wait_ms : 0), left;
 	unsigned char kind;
 	uint32_t a, b;
 	size_t i;
@@ -429,7 +420,7 @@ dh_spawner_ended(struct dh_spawner *sp, pid_t pid, int wait_ms,
 			}
 		if (sp->fd < 0)
 			return DH_E_IO;
-		left = deadline - mono_ms();
+		left = deadline - dh_time_mono_ms();
 		r = read_answer(sp, left > 0 ? (int)left : 0, &kind, &a, &b);
 		if (r < 0 || (r > 0 && kind != 'E')) {
 			gone(sp);   /* a stray 'P' cannot happen: spawn waits */
@@ -457,9 +448,9 @@ dh_spawner_stop(struct dh_spawner *sp)
 	if (sp == NULL)
 		return;
 	gone(sp);
-	end = mono_ms() + STOP_MS;
+	end = dh_time_mono_ms() + STOP_MS;
 	while (waitpid(sp->pid, &st, WNOHANG) == 0) {
-		if (mono_ms() >= end) {
+		if (dh_time_mono_ms() >= end) {
 			(void)kill(sp->pid, SIGKILL);
 			(void)waitpid(sp->pid, &st, 0);
 			break;

@@ -35,6 +35,7 @@
 #include "dh_buf.h"
 #include "dh_enc.h"
 #include "dh_err.h"
+#include "dh_time.h"
 #include "ss_spool.h"
 #include "ss_transcript.h"
 
@@ -285,15 +286,6 @@ env_creds(void *arg, struct ss_creds *out, struct dh_err *err)
 	return DH_OK;
 }
 
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* 1 when no session directory is left in the spool. */
 static int
 spool_empty(const char *dir)
@@ -343,12 +335,12 @@ do_ship(const struct opts *o)
 	}
 	/* Until the spool holds no session at all (a live session is shipped
 	 * as far as it goes, so one drain may return before it is sealed). */
-	t_end = mono_ms() + o->timeout_ms;
+	t_end = dh_time_mono_ms() + o->timeout_ms;
 	for (;;) {
 		rc = ss_shipper_drain(s, o->timeout_ms, &err);
 		if (rc != DH_OK || spool_empty(o->spool))
 			break;
-		if (mono_ms() >= t_end) {
+		if (dh_time_mono_ms() >= t_end) {
 			rc = dh_err_set(&err, DH_E_TIMEOUT, "spool not empty");
 			break;
 		}
