@@ -1075,8 +1075,12 @@ has_ended(struct ss_worker_mgr *m, struct slot *s, int *st)
 	rc = m->sp != NULL ? dh_spawner_ended(m->sp, s->pid, 0, st) : DH_E_IO;
 	if (rc == DH_OK)
 		return 1;
-	if (rc == DH_E_IO && kill(s->pid, 0) != 0 && errno == ESRCH) {
-		*st = -1;   /* reparented when the spawner died, and reaped */
+	/* the spawner died and the worker was reparented: its socket's EOF,
+	 * or its pid gone, says it ended (a zombie under a PID 1 that never
+	 * reaps still answers kill) */
+	if (rc == DH_E_IO && (s->fd < 0 || (kill(s->pid, 0) != 0 &&
+	    errno == ESRCH))) {
+		*st = -1;
 		return 1;
 	}
 	return 0;

@@ -190,6 +190,40 @@ def test_worker_forked_by_single_threaded_spawner(build, gateway, agent):
     assert rc == 0, bytes(cli.buf[-2000:])
 
 
+def test_spawner_killed_sessions_go_on(build, gateway, agent):
+    """kill -9 of the spawner: the running session goes on and its end is
+    still reported (agent_task_complete acknowledged); the next session's
+    worker is forked by the agent itself, and says so in the log."""
+    cli = Cli(build, gateway, agent["iid"])
+    try:
+        sid = cli.read_until(rb"Starting session with SessionId: (\S+)").group(1).decode()
+        cli.send("echo one-$((1+1))\r")
+        cli.read_until(rb"one-2")
+        wpid = int(re.findall(r"worker (\d+) started", agent["log"].read_text())[-1])
+        spawner = int(_status(wpid, "PPid"))
+        os.kill(spawner, signal.SIGKILL)
+        cli.send("echo still-$((2+2))\r")
+        cli.read_until(rb"still-4")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+    assert _wait_log(agent["log"], r"session %s: agent_task_complete acknowledged" % re.escape(sid)), \
+        agent["log"].read_text()[-3000:]
+    cli = Cli(build, gateway, agent["iid"])
+    try:
+        cli.read_until(rb"Starting session with SessionId")
+        cli.send("echo two-$((3+3))\r")
+        cli.read_until(rb"two-6")
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+    assert "the agent forks this worker itself" in agent["log"].read_text()
+
+
 def test_typeahead_is_not_lost(build, gateway, agent):
     """A line typed before the session is up (before the CLI switches the
     terminal to raw mode) still runs: the switch must not flush input."""
