@@ -225,32 +225,34 @@ int
 dh_spawner_start(const struct dh_spawner_kind *kinds, size_t n,
     struct dh_spawner **out, struct dh_err *err)
 {
-	struct dh_spawner *sp;
+	struct dh_spawner *sp = NULL;
 	sigset_t orig;
-	int sv[2], threads;
+	int sv[2] = { -1, -1 }, threads, rc;
 	pid_t pid;
 
 	*out = NULL;
 	threads = thread_count();
-	if (threads > 1)
-		return dh_err_set(err, DH_E_STATE, "cannot start the spawner:"
+	if (threads > 1) {
+		rc = dh_err_set(err, DH_E_STATE, "cannot start the spawner:"
 		    " %d threads already run (it must be started while the"
 		    " process is single-threaded)", threads);
+		goto out;
+	}
 	sp = calloc(1, sizeof(*sp));
-	if (sp == NULL)
-		return dh_err_set(err, DH_E_NOMEM, "out of memory");
+	if (sp == NULL) {
+		rc = dh_err_set(err, DH_E_NOMEM, "out of memory");
+		goto out;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
-		free(sp);
-		return dh_err_set(err, DH_E_IO, "socketpair: %s",
+		rc = dh_err_set(err, DH_E_IO, "socketpair: %s",
 		    strerror(errno));
+		goto out;
 	}
 	(void)sigprocmask(SIG_SETMASK, NULL, &orig);
 	pid = fork();
 	if (pid < 0) {
-		close(sv[0]);
-		close(sv[1]);
-		free(sp);
-		return dh_err_set(err, DH_E_IO, "fork: %s", strerror(errno));
+		rc = dh_err_set(err, DH_E_IO, "fork: %s", strerror(errno));
+		goto out;
 	}
 	if (pid == 0) {
 		/* keep stdio and our socket (as 3) only */
@@ -264,11 +266,19 @@ dh_spawner_start(const struct dh_spawner_kind *kinds, size_t n,
 		}
 		serve(3, kinds, n, &orig);
 	}
-	close(sv[1]);
 	sp->fd = sv[0];
 	sp->pid = pid;
+	sv[0] = -1;
 	*out = sp;
-	return DH_OK;
+	sp = NULL;
+	rc = DH_OK;
+out:
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (sv[0] >= 0)
+		close(sv[0]);
+	free(sp);
+	return rc;
 }
 
 /* Read one answer, waiting up to wait_ms: 1 = *kind/a/b set, 0 = none
