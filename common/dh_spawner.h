@@ -12,8 +12,13 @@
  * small snapshot of the agent (configuration, the CA store, NSS) rather
  * than of the agent's running state, so children inherit less heap.
  *
- * The spawner never allocates, locks or logs after its own fork: it only
- * receives requests, forks, and reports ends.
+ * Before it forks anything the spawner seals the heap it inherited: it
+ * fills every free chunk, so a child's allocations come from fresh pages
+ * at the top of the heap instead of holes in pages the child shares with
+ * the spawner and its siblings (a child writing one small object into a
+ * shared page pays for a private copy of the whole page; this halves a
+ * session worker's private memory).  After that it never allocates, locks
+ * or logs: it only receives requests, forks, and reports ends.
  *
  * Wire: one SOCK_SEQPACKET socketpair, one message per packet.
  *   agent -> spawner  'S' tag request-bytes, at most one descriptor in

@@ -3,7 +3,9 @@
  * chosen by the request's tag,
  * get the request bytes and the passed descriptor, start with default
  * signal dispositions and the original mask, and their ends are reported
- * with the wait status, also when they end while a spawn waits for its
+ * with the wait status, their allocations come from fresh pages above
+ * every hole the parent left in its heap (so they do not dirty shared
+ * pages), also when they end while a spawn waits for its
  * answer, and each is found by its pid.  A multi-threaded parent and an
  * unknown tag are refused; a dead spawner is an error, not a hang.  The point of the spawner: children forked while a parent
  * thread hammers malloc still allocate and exit.
@@ -43,6 +45,11 @@ child(const void *req, size_t n, int fd)
 		memcpy(line, req, n);   /* the request is not NUL-terminated */
 		line[n] = '\0';
 		_exit((int)strtol(line + 5, NULL, 10));
+	}
+	if (n == 4 && memcmp(req, "heap", 4) == 0) {
+		len = snprintf(line, sizeof(line), "%lx %lx",
+		    (unsigned long)malloc(200), (unsigned long)malloc(3000));
+		_exit(write(fd, line, (size_t)len) == len ? 0 : 1);
 	}
 	if (n == 5 && memcmp(req, "alloc", 5) == 0) {
 		void *p[1000];
@@ -134,6 +141,52 @@ test_child_runs_in_the_spawner(void **state)
 	st = ended(sp, pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 	dh_spawner_stop(sp);
+}
+
+/* Holes left in the parent's heap before the spawner starts are sealed:
+ * a child's allocation of a size that fits them lands above all of them. */
+static void
+test_children_allocate_above_the_holes(void **state)
+{
+	struct dh_spawner *sp = NULL;
+	struct dh_err e;
+	unsigned long a, b, top;
+	char buf[128];
+	void *blk[400], *guard;
+	int sv[2], i;
+	pid_t pid;
+
+	(void)state;
+#if defined(__SANITIZE_ADDRESS__)
+	skip();                 /* the sanitizer's allocator has no such holes */
+#endif
+	for (i = 0; i < 400; i++)
+		assert_non_null(blk[i] = malloc(i % 2 ? 200 : 3000));
+	assert_non_null(guard = malloc(8));     /* every hole is below it */
+	top = (unsigned long)guard;
+	for (i = 0; i < 400; i += 2) {
+		free(blk[i]);
+		free(blk[i + 1]);
+		blk[i] = blk[i + 1] = NULL;
+		if (i % 4 == 0)
+			assert_non_null(blk[i] = malloc(8)); /* keep holes apart */
+	}
+	assert_int_equal(dh_spawner_start(kinds, 2, &sp, &e), DH_OK);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(dh_spawner_spawn(sp, 'c', "heap", 4, sv[1], &pid, &e),
+	    DH_OK);
+	close(sv[1]);
+	memset(buf, 0, sizeof(buf));
+	assert_true(read(sv[0], buf, sizeof(buf) - 1) > 0);
+	close(sv[0]);
+	assert_int_equal(sscanf(buf, "%lx %lx", &a, &b), 2);
+	assert_true(a > top);
+	assert_true(b > top);
+	assert_int_equal(ended(sp, pid), 0);
+	dh_spawner_stop(sp);
+	for (i = 0; i < 400; i++)
+		free(blk[i]);
+	free(guard);
 }
 
 /* Children that end at once: their reports arrive while later spawns
@@ -278,6 +331,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_child_runs_in_the_spawner),
 		cmocka_unit_test(test_ends_reported_with_status),
+		cmocka_unit_test(test_children_allocate_above_the_holes),
 		cmocka_unit_test(test_refused_with_threads),
 		cmocka_unit_test(test_unknown_tag_and_dead_spawner),
 		cmocka_unit_test(test_children_of_a_busy_parent_allocate),
