@@ -46,9 +46,9 @@
 #define FRAME_MAX (4 * 1024 * 1024)
 #define HS_TIMEOUT_MS 15000
 #define DRAIN_MS 2000
-#define OUTQ_HIGH (4u * 1024 * 1024)
-#define OUTQ_LOW (1u * 1024 * 1024)
-#define INFLIGHT_MAX (4u * 1024 * 1024)
+#define OUTQ_HIGH (1u * 1024 * 1024)
+#define OUTQ_LOW (256u * 1024)
+#define INFLIGHT_MAX (1u * 1024 * 1024)
 #define WRITE_BURST (512u * 1024) /* bytes written per writable callback */
 #define COMPLETE_TRIES 3
 /* A pty read that filled the line discipline's 4 KiB buffer means the shell
