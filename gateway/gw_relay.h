@@ -7,8 +7,10 @@
  * SigV4-signed upgrade whose OpenDataChannel carries the token of
  * CreateDataChannel, POST /v1/data-channel/<session-id>, answered 201 +
  * XML).  The relay pairs the legs by session id and forwards binary frames
- * end to end byte for byte after validating them with dh_mgs (a malformed
- * frame is dropped, never forwarded: it would make the peer's reader exit);
+ * end to end byte for byte after validating their headers with dh_mgs (a
+ * malformed frame is dropped, never forwarded: it would make the peer's
+ * reader exit; the payload digest is the endpoints' business, as with the
+ * service: the plugin checks it, the agent does not);
  * it consumes the opening text frames and agent_session_state, sends
  * pause_publication to the agent while the client leg is away and
  * start_publication when it is back, keeps the session across a leg

@@ -21,6 +21,13 @@ for p in $PKGS; do
 	esac
 done
 
+# Node.js and npm run a third-party Session Manager client from the npm
+# registry in the tests; a machine that has them (say from NodeSource)
+# keeps its own, otherwise Debian's are installed.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+	missing="$missing nodejs npm"
+fi
+
 if [ -z "$missing" ]; then
 	echo "deps: all $(echo $PKGS | wc -w) packages present"
 	exit 0

@@ -378,8 +378,7 @@ leg_next(struct fx *f, struct gw_relay_leg *l, char *type, size_t n,
 		dh_buf_reset(copy);
 		dh_buf_put(copy, p, len);
 	}
-	assert_int_equal(dh_mgs_decode(p, len, DH_MGS_DEC_DIGEST, &m, NULL),
-	    DH_OK);
+	assert_int_equal(dh_mgs_decode(p, len, 0, &m, NULL), DH_OK);
 	snprintf(type, n, "%s", m.type);
 	gw_relay_ws_sent(f->r, l);
 }
@@ -468,15 +467,23 @@ test_relay_both_ways(void **state)
 	    NULL), DH_OK);
 	leg_next(f, ag, type, sizeof(type), &out);
 	assert_string_equal(type, DH_MGS_T_ACK);
-	/* Malformed frames are dropped: bad digest, truncated, bad HL. */
+	/* A wrong digest is relayed as it came (the endpoints judge it);
+	 * malformed frames are dropped: truncated, bad HL, CreatedDate 0. */
 	frame(DH_MGS_T_OUTPUT, 1, DH_MGS_PT_OUTPUT, "xyz", &in);
 	in.d[in.len - 1] ^= 1;
 	assert_int_equal(gw_relay_ws_message(f->r, ag, 0, in.d, in.len, T0 + 4,
 	    NULL), DH_OK);
+	leg_next(f, cl, type, sizeof(type), &out);
+	assert_string_equal(type, DH_MGS_T_OUTPUT);
+	assert_memory_equal(out.d, in.d, in.len);
 	assert_int_equal(gw_relay_ws_message(f->r, ag, 0, in.d, 100, T0 + 4,
 	    NULL), DH_OK);
 	in.d[in.len - 1] ^= 1;
 	in.d[3] = 200;
+	assert_int_equal(gw_relay_ws_message(f->r, ag, 0, in.d, in.len, T0 + 4,
+	    NULL), DH_OK);
+	in.d[3] = 116;
+	memset(in.d + 40, 0, 8);
 	assert_int_equal(gw_relay_ws_message(f->r, ag, 0, in.d, in.len, T0 + 4,
 	    NULL), DH_OK);
 	leg_next(f, cl, type, sizeof(type), NULL);
@@ -494,7 +501,7 @@ test_relay_both_ways(void **state)
 	leg_next(f, ag, type, sizeof(type), NULL);
 	assert_string_equal(type, "");
 	gw_relay_stats(f->r, &st);
-	assert_int_equal(st.forwarded, 3);
+	assert_int_equal(st.forwarded, 4);
 	assert_int_equal(st.dropped_malformed, 3);
 	assert_int_equal(st.dropped_type, 1);
 	/* Oversized: the leg is closed by the caller. */
