@@ -8,7 +8,8 @@
 # file through a plain pty (`script` copying it to a file) and through a plain
 # TLS loopback socket.  The throughput run drives the CLI non-interactively
 # (stdin a pipe, stdout a pipe drained with 1 MiB reads) so the harness is not
-# the bottleneck; bytes/s is taken from the first to the last payload byte.
+# the bottleneck; bytes/s is taken from the first to the last payload byte,
+# with the CPU seconds each process spent over the same span.
 # Prints numbers, asserts nothing.
 #   sh bench/session.sh [BUILD] [MiB] [ECHO_SAMPLES]
 # BENCH_SMAPS=1 also lists the idle worker's largest private mappings.
@@ -62,6 +63,21 @@ def raw_pty(path):
     return got / dt / 1e6
 
 
+def ticks(pid):
+    """utime + stime of pid, in seconds (0 once it is gone)."""
+    try:
+        f = pathlib.Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def busy_cpu():
+    """Non-idle CPU seconds of the whole machine (all CPUs)."""
+    f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return (sum(f[:8]) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
+
+
 def piped_session(gw, iid, path, log_path):
     """`deckhand session start` with stdin and stdout pipes: the shell cats
     the file between two markers; throughput from first to last byte."""
@@ -105,6 +121,9 @@ def piped_session(gw, iid, path, log_path):
             t0 = time.monotonic()
             pids = re.findall(r"worker (\d+) started", log_path.read_text())
             wpid = int(pids[-1]) if pids else 0
+            who = {"worker": wpid, "gateway": gw.proc.pid, "deckhand": p.pid}
+            cpu0 = {k: ticks(v) for k, v in who.items()}
+            cpu0["machine"] = busy_cpu()
             start = n - (len(head) - i - len(b"BEGIN-XYZZY"))
             payload = 0
         edge = tail + bytes(mv[start:min(n, start + 16)])
@@ -117,6 +136,8 @@ def piped_session(gw, iid, path, log_path):
                 e -= start
         if e >= 0:
             t1 = time.monotonic()
+            cpu = {k: ticks(v) - cpu0[k] for k, v in who.items()}
+            cpu["machine"] = busy_cpu() - cpu0["machine"]
             payload += e
             break
         payload += n - start
@@ -125,7 +146,7 @@ def piped_session(gw, iid, path, log_path):
             busy = mem(wpid)
     p.stdin.close()
     p.wait(30)
-    return payload, t1 - t0, busy
+    return payload, t1 - t0, busy, cpu
 
 
 def raw_tls(tmp):
@@ -263,7 +284,7 @@ def main():
             c.send("exit\r")
             c.read_until(rb"Exiting session", timeout=30)
             c.finish()
-        n, dt, busy_mem = piped_session(gw, iid, big, log_path)
+        n, dt, busy_mem, cpu = piped_session(gw, iid, big, log_path)
         if n != SIZE:
             raise SystemExit("piped transfer moved %d bytes, expected %d" % (n, SIZE))
         lat.sort()
@@ -274,6 +295,11 @@ def main():
         print("  raw TLS loopback socket         %8.1f MB/s" % base_tls)
         print("  agent -> gateway -> deckhand    %8.1f MB/s  (stdout a pipe; target >= 65; %.0f%% of the raw pty)"
               % (SIZE / dt / 1e6, 100 * SIZE / dt / 1e6 / base_pty))
+        rest = cpu["machine"] - cpu["worker"] - cpu["gateway"] - cpu["deckhand"]
+        print("  CPU seconds per 100 MiB: worker %.2f, gateway %.2f, deckhand %.2f, rest %.2f"
+              " (shell's cat, harness, kernel threads); machine %.2f of %.2f available"
+              % tuple(v * 100 * 1048576 / SIZE for v in (cpu["worker"], cpu["gateway"], cpu["deckhand"], rest,
+                                                          cpu["machine"], dt * os.cpu_count())))
         print("keystroke echo through the gateway, %d samples: p50 %.2f ms, p99 %.2f ms (target p99 <= 2)"
               % (len(lat), p50, p99))
         print("session worker memory (kB): idle VmRSS %d (anon %d, PSS %d, private %d); during the transfer"
