@@ -165,6 +165,7 @@ serve(int sock, const struct dh_spawner_kind *kinds, size_t nk,
     const sigset_t *orig)
 {
 	static unsigned char req[2 + DH_SPAWNER_REQ_MAX];
+	static char name[17];   /* PR_GET_NAME writes up to 16 bytes */
 	dh_spawner_child_fn fn;
 	struct sigaction sa;
 	struct signalfd_siginfo si;
@@ -174,6 +175,10 @@ serve(int sock, const struct dh_spawner_kind *kinds, size_t nk,
 	pid_t pid;
 	int sfd, fd, r;
 
+	/* children take back the agent's name: `ps` and `pkill dh-spawner`
+	 * must not mistake a session for the spawner */
+	if (prctl(PR_GET_NAME, name, 0, 0, 0) != 0)
+		name[0] = '\0';
 	(void)prctl(PR_SET_NAME, "dh-spawner", 0, 0, 0);
 	/* the agent's stop closes our socket: signals meant for the service
 	 * (systemd's SIGTERM, a terminal's ^C) do not end the spawner early */
@@ -227,6 +232,8 @@ serve(int sock, const struct dh_spawner_kind *kinds, size_t nk,
 		if (pid == 0) {
 			close(sock);
 			close(sfd);
+			if (name[0] != '\0')
+				(void)prctl(PR_SET_NAME, name, 0, 0, 0);
 			child_signals(orig);
 			fn(req + 2, n - 2, fd);
 			_exit(127);

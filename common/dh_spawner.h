@@ -18,7 +18,8 @@
  * the spawner and its siblings (a child writing one small object into a
  * shared page pays for a private copy of the whole page; this halves a
  * session worker's private memory).  After that it never allocates, locks
- * or logs: it only receives requests, forks, and reports ends.
+ * or logs: it only receives requests, forks, and reports ends.  It is
+ * named "dh-spawner" in ps; its children take back the agent's name.
  *
  * Wire: one SOCK_SEQPACKET socketpair, one message per packet.
  *   agent -> spawner  'S' tag request-bytes, at most one descriptor in

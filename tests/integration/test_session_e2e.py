@@ -180,6 +180,7 @@ def test_worker_forked_by_single_threaded_spawner(build, gateway, agent):
         spawner = int(_status(wpid, "PPid"))
         assert spawner != agent["proc"].pid
         assert pathlib.Path("/proc/%d/comm" % spawner).read_text().strip() == "dh-spawner"
+        assert pathlib.Path("/proc/%d/comm" % wpid).read_text().strip() == "deckhand-agent"
         assert int(_status(spawner, "PPid")) == agent["proc"].pid
         assert _status(spawner, "Threads") == "1"
         assert int(_status(agent["proc"].pid, "Threads")) > 1

@@ -1,7 +1,8 @@
 /*
  * dh_spawner: children run in a fork of the spawner (not of the test),
  * chosen by the request's tag,
- * get the request bytes and the passed descriptor, start with default
+ * get the request bytes and the passed descriptor and the parent's
+ * process name (not the spawner's), start with default
  * signal dispositions and the original mask, and their ends are reported
  * with the wait status, their allocations come from fresh pages above
  * every hole the parent left in its heap (so they do not dirty shared
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,7 +38,7 @@
 static void
 child(const void *req, size_t n, int fd)
 {
-	char line[128];
+	char line[128], comm[17];
 	sigset_t m;
 	struct sigaction sa;
 	int len;
@@ -63,8 +65,10 @@ child(const void *req, size_t n, int fd)
 	}
 	sigprocmask(SIG_SETMASK, NULL, &m);
 	sigaction(SIGTERM, NULL, &sa);
-	len = snprintf(line, sizeof(line), "%ld %d %d %zu", (long)getppid(),
-	    sigismember(&m, SIGCHLD), sa.sa_handler == SIG_DFL, n);
+	memset(comm, 0, sizeof(comm));
+	(void)prctl(PR_GET_NAME, comm, 0, 0, 0);
+	len = snprintf(line, sizeof(line), "%ld %d %d %zu %s", (long)getppid(),
+	    sigismember(&m, SIGCHLD), sa.sa_handler == SIG_DFL, n, comm);
 	_exit(write(fd, line, (size_t)len) == len ? 0 : 1);
 }
 
@@ -115,7 +119,7 @@ test_child_runs_in_the_spawner(void **state)
 {
 	struct dh_spawner *sp = NULL;
 	struct dh_err e;
-	char buf[128];
+	char buf[128], comm[17], mine[17];
 	long ppid;
 	int sv[2], blocked, dfl, st;
 	size_t n;
@@ -132,8 +136,11 @@ test_child_runs_in_the_spawner(void **state)
 	memset(buf, 0, sizeof(buf));
 	assert_true(read(sv[0], buf, sizeof(buf) - 1) > 0);
 	close(sv[0]);
-	assert_int_equal(sscanf(buf, "%ld %d %d %zu", &ppid, &blocked, &dfl,
-	    &n), 4);
+	assert_int_equal(sscanf(buf, "%ld %d %d %zu %16s", &ppid, &blocked,
+	    &dfl, &n, comm), 5);
+	memset(mine, 0, sizeof(mine));
+	assert_int_equal(prctl(PR_GET_NAME, mine, 0, 0, 0), 0);
+	assert_string_equal(comm, mine);        /* not "dh-spawner" */
 	assert_int_equal(ppid, (long)dh_spawner_pid(sp));
 	assert_int_equal(blocked, 0);
 	assert_int_equal(dfl, 1);
