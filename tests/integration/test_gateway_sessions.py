@@ -6,7 +6,8 @@ two hand-rolled RFC 6455 clients: the client leg (unsigned upgrade,
 OpenDataChannel with the session token) and the agent leg (SigV4-signed
 upgrade with botocore, CreateDataChannel token) plus the agent's control
 channel.  Proves: interactive_shell content, byte-exact relay both ways,
-malformed and oversized frames never forwarded, pause/start_publication
+malformed and oversized frames never forwarded (a wrong digest is relayed as
+it came, as the service does), pause/start_publication
 when the client leg drops and returns after ResumeSession, TerminateSession
 and idle/max-duration timeouts ending both legs with channel_closed,
 agent_task_complete acknowledged and recorded, Active -> History."""
@@ -326,10 +327,13 @@ def test_session_relay_end_to_end(gw):
     cleg.send(ack)
     assert aleg.recv_mgs()["raw"] == ack
 
-    # Malformed frames are dropped, never forwarded.
+    # A wrong payload digest is the endpoints' business (the plugin checks
+    # it, the agent does not): relayed byte for byte, as the service does.
     bad_digest = bytearray(mgs("output_stream_data", b"xyz", seq=2, ptype=1))
     bad_digest[-1] ^= 1
     aleg.send(bytes(bad_digest))
+    assert cleg.recv_mgs()["raw"] == bytes(bad_digest)
+    # Malformed frames are dropped, never forwarded.
     aleg.send(mgs("output_stream_data", b"zero date", seq=2, ptype=1, created=0))
     aleg.send(b"\x00\x00\x00\x74" + b"short")
     bad_hl = bytearray(mgs("output_stream_data", b"abc", seq=2, ptype=1))
