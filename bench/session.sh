@@ -72,6 +72,16 @@ def ticks(pid):
         return 0.0
 
 
+def syscalls(pid):
+    """(read-type, write-type) system calls pid has made so far."""
+    try:
+        io = pathlib.Path("/proc/%d/io" % pid).read_text()
+        return (int(re.search(r"syscr: (\d+)", io).group(1)),
+                int(re.search(r"syscw: (\d+)", io).group(1)))
+    except (OSError, AttributeError):
+        return (0, 0)
+
+
 def busy_cpu():
     """Non-idle CPU seconds of the whole machine (all CPUs)."""
     f = [int(x) for x in open("/proc/stat").readline().split()[1:]]
@@ -124,6 +134,7 @@ def piped_session(gw, iid, path, log_path):
             who = {"worker": wpid, "gateway": gw.proc.pid, "deckhand": p.pid}
             cpu0 = {k: ticks(v) for k, v in who.items()}
             cpu0["machine"] = busy_cpu()
+            sc0 = syscalls(wpid)
             start = n - (len(head) - i - len(b"BEGIN-XYZZY"))
             payload = 0
         edge = tail + bytes(mv[start:min(n, start + 16)])
@@ -138,6 +149,8 @@ def piped_session(gw, iid, path, log_path):
             t1 = time.monotonic()
             cpu = {k: ticks(v) - cpu0[k] for k, v in who.items()}
             cpu["machine"] = busy_cpu() - cpu0["machine"]
+            sc1 = syscalls(wpid)
+            cpu["syscr"], cpu["syscw"] = sc1[0] - sc0[0], sc1[1] - sc0[1]
             payload += e
             break
         payload += n - start
@@ -300,6 +313,8 @@ def main():
               " (shell's cat, harness, kernel threads); machine %.2f of %.2f available"
               % tuple(v * 100 * 1048576 / SIZE for v in (cpu["worker"], cpu["gateway"], cpu["deckhand"], rest,
                                                           cpu["machine"], dt * os.cpu_count())))
+        print("  worker system calls per MiB: %.0f read-type (pty reads, polls are not counted), %.0f write-type"
+              % (cpu["syscr"] * 1048576 / SIZE, cpu["syscw"] * 1048576 / SIZE))
         print("keystroke echo through the gateway, %d samples: p50 %.2f ms, p99 %.2f ms (target p99 <= 2)"
               % (len(lat), p50, p99))
         print("session worker memory (kB): idle VmRSS %d (anon %d, PSS %d, private %d); during the transfer"
