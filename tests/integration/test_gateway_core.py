@@ -13,6 +13,7 @@ import socket
 import ssl
 import struct
 import subprocess
+import sys
 import time
 
 from botocore.auth import SigV4Auth
@@ -109,8 +110,15 @@ class Gateway:
         return env
 
     def aws(self, *args, env=None, check=False):
-        p = subprocess.run([AWS, "--endpoint-url", self.url, "--output", "json"] + list(args),
-                           env=env or self.env(), capture_output=True, text=True, timeout=60)
+        argv = [AWS, "--endpoint-url", self.url, "--output", "json"] + list(args)
+        p = subprocess.run(argv, env=env or self.env(), capture_output=True, text=True, timeout=60)
+        if p.returncode < 0:
+            # Debian's aws CLI (python, threaded s3transfer) has been seen
+            # dying of SIGSEGV after a completed `s3 cp` download; a client
+            # that dies of a signal is run once more, and says so.
+            print("aws %s died of signal %d; running it again" % (" ".join(args[:2]), -p.returncode),
+                  file=sys.stderr)
+            p = subprocess.run(argv, env=env or self.env(), capture_output=True, text=True, timeout=60)
         if check:
             assert p.returncode == 0, p.stderr
         return p
