@@ -88,7 +88,7 @@ def busy_cpu():
     return (sum(f[:8]) - f[3] - f[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def piped_session(gw, iid, path, log_path):
+def piped_session(gw, iid, path, log_path, agent_pid):
     """`deckhand session start` with stdin and stdout pipes: the shell cats
     the file between two markers; throughput from first to last byte."""
     env = gw.aws_env()
@@ -131,7 +131,7 @@ def piped_session(gw, iid, path, log_path):
             t0 = time.monotonic()
             pids = re.findall(r"worker (\d+) started", log_path.read_text())
             wpid = int(pids[-1]) if pids else 0
-            who = {"worker": wpid, "gateway": gw.proc.pid, "deckhand": p.pid}
+            who = {"worker": wpid, "gateway": gw.proc.pid, "deckhand": p.pid, "agent": agent_pid}
             cpu0 = {k: ticks(v) for k, v in who.items()}
             cpu0["machine"] = busy_cpu()
             sc0 = syscalls(wpid)
@@ -297,7 +297,7 @@ def main():
             c.send("exit\r")
             c.read_until(rb"Exiting session", timeout=30)
             c.finish()
-        n, dt, busy_mem, cpu = piped_session(gw, iid, big, log_path)
+        n, dt, busy_mem, cpu = piped_session(gw, iid, big, log_path, agent.pid)
         if n != SIZE:
             raise SystemExit("piped transfer moved %d bytes, expected %d" % (n, SIZE))
         lat.sort()
@@ -308,11 +308,13 @@ def main():
         print("  raw TLS loopback socket         %8.1f MB/s" % base_tls)
         print("  agent -> gateway -> deckhand    %8.1f MB/s  (stdout a pipe; target >= 65; %.0f%% of the raw pty)"
               % (SIZE / dt / 1e6, 100 * SIZE / dt / 1e6 / base_pty))
-        rest = cpu["machine"] - cpu["worker"] - cpu["gateway"] - cpu["deckhand"]
-        print("  CPU seconds per 100 MiB: worker %.2f, gateway %.2f, deckhand %.2f, rest %.2f"
-              " (shell's cat, harness, kernel threads); machine %.2f of %.2f available"
-              % tuple(v * 100 * 1048576 / SIZE for v in (cpu["worker"], cpu["gateway"], cpu["deckhand"], rest,
-                                                          cpu["machine"], dt * os.cpu_count())))
+        rest = cpu["machine"] - sum(cpu[k] for k in ("worker", "gateway", "deckhand", "agent"))
+        print("  CPU seconds per 100 MiB: worker %.2f, gateway %.2f (relay), deckhand %.2f,"
+              " agent %.2f (control channel, transcript shipper; the bench document streams no logs), rest %.2f (shell's cat, harness,"
+              " kernel threads); machine %.2f of %.2f available"
+              % tuple(v * 100 * 1048576 / SIZE for v in (cpu["worker"], cpu["gateway"], cpu["deckhand"],
+                                                          cpu["agent"], rest, cpu["machine"],
+                                                          dt * os.cpu_count())))
         print("  worker system calls per MiB: %.0f read-type (pty reads, polls are not counted), %.0f write-type"
               % (cpu["syscr"] * 1048576 / SIZE, cpu["syscw"] * 1048576 / SIZE))
         print("keystroke echo through the gateway, %d samples: p50 %.2f ms, p99 %.2f ms (target p99 <= 2)"
