@@ -275,6 +275,14 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
             self.request.sendall(b"HTTP/1.1 403 Forbidden\r\n"
                                  b"Content-Length: 0\r\n\r\n")
             return
+        with proxy._lock:
+            mitm = proxy.mitm is not None and proxy.mitm_skip == 0
+            if proxy.mitm is not None and proxy.mitm_skip > 0:
+                proxy.mitm_skip -= 1
+        if mitm:
+            self.request.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            _mitm(proxy, self.request)
+            return
         try:
             upstream = socket.create_connection(("127.0.0.1", int(port)), 5)
         except OSError:
@@ -308,12 +316,41 @@ class _ProxyServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
         pass
 
 
+def _mitm(proxy, sock):
+    """Answer the tunnel's TLS handshake ourselves with proxy.mitm (cert,
+    key) and record the client's verdict in proxy.mitm_results: "refused"
+    (it aborted the handshake), "closed" (it completed the handshake, then
+    closed without sending a byte, as libcurl does when the host name does
+    not match) or "leaked" (it sent application data to us)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(*proxy.mitm)
+    try:
+        t = ctx.wrap_socket(sock, server_side=True)
+    except (ssl.SSLError, OSError):
+        result = "refused"
+    else:
+        t.settimeout(2)
+        try:
+            result = "leaked" if t.recv(1) else "closed"
+        except (ssl.SSLError, OSError):
+            result = "closed"
+        t.close()
+    with proxy._lock:
+        proxy.mitm_results.append(result)
+
+
 class ConnectProxy:
     """CONNECT-only proxy on 127.0.0.1; ``connects`` lists "host:port"
-    targets in order."""
+    targets in order.  With ``mitm`` set to (cert, key) it stops tunnelling
+    new connections (after the next ``mitm_skip`` ones) and answers their
+    TLS handshakes itself, appending the client's verdict to
+    ``mitm_results`` (see _mitm)."""
 
     def __init__(self):
         self.connects = []
+        self.mitm = None
+        self.mitm_skip = 0
+        self.mitm_results = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = None

@@ -258,6 +258,81 @@ def test_session_through_https_proxy(build, gateway, agent):
         assert all(c == "127.0.0.1:" + port for c in proxy.connects), proxy.connects
 
 
+def test_worker_data_channel_refuses_what_it_cannot_verify(build, gateway, tmp_path):
+    """The session worker's data-channel websocket verifies the gateway as
+    every TLS client of the agent does.  The agent runs behind a CONNECT
+    proxy that, once the control channel is up, answers new tunnels itself:
+    first with a certificate for the right address from a CA the agent does
+    not trust, then with one from a CA the agent does trust (it is in its
+    bundle) for another host name.  The worker aborts both handshakes (the
+    proxy never sees one complete), so no shell starts; with honest
+    tunnelling again the next session runs."""
+    from conftest import make_cert
+    from test_wsc_peer import other_name_cert
+    (tmp_path / "bad").mkdir()
+    bad = make_cert(tmp_path / "bad")                   # untrusted, 127.0.0.1
+    other = other_name_cert(tmp_path)                   # trusted, other.example
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(pathlib.Path(gateway.ca).read_bytes() + other[0].read_bytes())
+    gateway.ca = bundle
+    act = gateway.aws("ssm", "create-activation", "--iam-role", "SSMServiceRole",
+                      "--registration-limit", "1")
+    reg = _register(build, gateway, act, tmp_path / "agent")
+    assert reg.returncode == 0, reg.stderr
+    iid = re.search(r"instance (mi-[0-9a-f]+)", reg.stdout).group(1)
+    log_path = tmp_path / "agent.log"
+    with ConnectProxy() as proxy, open(log_path, "wb") as log:
+        env = _agent_env(gateway, DECKHAND_SESSION_SPOOL_DIR=str(tmp_path / "spool"),
+                         https_proxy=proxy.url)
+        proc = subprocess.Popen([str(pathlib.Path(build) / "deckhand-agent"), "run", "--state",
+                                 str(tmp_path / "agent")], stdout=log, stderr=log, env=env)
+        try:
+            assert _wait_online(gateway, iid) is not None, log_path.read_text()
+            assert _wait_log(log_path, r"control channel: open"), log_path.read_text()
+            for cert, skip in ((bad, 0), (bad, 1), (other, 0), (other, 1)):
+                # skip 0: CreateDataChannel (libcurl) meets the impostor;
+                # skip 1: it goes through, the websocket (lws) meets it
+                proxy.mitm_skip = skip
+                proxy.mitm = cert
+                n0 = len(proxy.mitm_results)
+                cli = Cli(build, gateway, iid)
+                try:
+                    deadline = time.time() + 30
+                    while len(proxy.mitm_results) == n0 and time.time() < deadline:
+                        time.sleep(0.1)
+                    time.sleep(1)
+                    cli.send("echo mitm-$((3*3))\r")
+                    time.sleep(1)
+                finally:
+                    cli.proc.kill()
+                    cli.finish(timeout=5)
+                proxy.mitm = None
+                assert proxy.mitm_results[n0:], "the worker never dialled its data channel"
+                assert "leaked" not in proxy.mitm_results[n0:], proxy.mitm_results
+                assert b"mitm-9" not in cli.buf, bytes(cli.buf[-2000:])
+                if skip:
+                    assert _wait_log(log_path, r"data channel: connection error"), \
+                        log_path.read_text()[-3000:]
+            proxy.mitm = None
+            cli = Cli(build, gateway, iid)
+            try:
+                cli.read_until(rb"Starting session with SessionId")
+                cli.send("echo honest-$((4*4))\r")
+                cli.read_until(rb"honest-16")
+                cli.send("exit\r")
+                cli.read_until(rb"Exiting session with sessionId", timeout=30)
+            finally:
+                rc = cli.finish()
+            assert rc == 0, bytes(cli.buf[-2000:])
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
 def test_exit_code_reaches_cli(build, gateway, agent):
     """The shell's exit status travels agent (Terminating) -> gateway
     (channel_closed ExitCode) -> CLI exit status."""
