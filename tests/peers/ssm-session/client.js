@@ -22,9 +22,14 @@ const types = [];
 let step = 0;
 let closed = false;
 
+let finished = false;
 function finish(code) {
-  process.stdout.write(JSON.stringify({ output, types, closed, step }) + "\n");
-  process.exit(code);
+  if (finished)
+    return;
+  finished = true;
+  /* a pipe takes large writes asynchronously: exit once it has it all */
+  process.stdout.write(JSON.stringify({ output, types, closed, step }) + "\n",
+    () => process.exit(code));
 }
 
 function advance(ws) {
