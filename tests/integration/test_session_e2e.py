@@ -9,6 +9,7 @@ session (gateway KMS key: GenerateDataKey/Decrypt, EncChallenge) and Run As
 (runAsEnabled with runAsDefaultUser=nobody).  Numbers are printed, never
 asserted.
 """
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -39,8 +40,10 @@ def gateway(build, tmp_path, request):
     gw.stop()
 
 
-@pytest.fixture
-def agent(build, gateway, tmp_path):
+@contextlib.contextmanager
+def start_agent(build, gateway, tmp_path, **env_extra):
+    """Register an agent with gateway and run it (env_extra: more
+    environment): {"iid", "log", "proc"}, stopped when the block ends."""
     act = gateway.aws("ssm", "create-activation", "--iam-role", "SSMServiceRole",
                       "--registration-limit", "1")
     state = tmp_path / "agent"
@@ -49,7 +52,7 @@ def agent(build, gateway, tmp_path):
     iid = re.search(r"instance (mi-[0-9a-f]+)", reg.stdout).group(1)
     log_path = tmp_path / "agent.log"
     log = open(log_path, "wb")
-    env = _agent_env(gateway, DECKHAND_SESSION_SPOOL_DIR=str(tmp_path / "spool"))
+    env = _agent_env(gateway, DECKHAND_SESSION_SPOOL_DIR=str(tmp_path / "spool"), **env_extra)
     proc = subprocess.Popen([str(pathlib.Path(build) / "deckhand-agent"), "run", "--state", str(state)],
                             stdout=log, stderr=log, env=env)
     try:
@@ -64,6 +67,25 @@ def agent(build, gateway, tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+
+
+@pytest.fixture
+def agent(build, gateway, tmp_path):
+    with start_agent(build, gateway, tmp_path) as a:
+        yield a
+
+
+def start_session_boto(gateway, target):
+    """StartSession through botocore as the gateway's admin: the response."""
+    import configparser
+    import botocore.session
+    cp = configparser.ConfigParser()
+    cp.read(gateway.state / "admin.credentials")
+    ssm = botocore.session.Session().create_client(
+        "ssm", region_name=REGION, endpoint_url=gateway.url, verify=str(gateway.ca),
+        aws_access_key_id=cp["default"]["aws_access_key_id"],
+        aws_secret_access_key=cp["default"]["aws_secret_access_key"])
+    return ssm.start_session(Target=target)
 
 
 class Cli:
@@ -264,9 +286,11 @@ def test_worker_data_channel_refuses_what_it_cannot_verify(build, gateway, tmp_p
     proxy that, once the control channel is up, answers new tunnels itself:
     first with a certificate for the right address from a CA the agent does
     not trust, then with one from a CA the agent does trust (it is in its
-    bundle) for another host name.  The worker aborts both handshakes (the
-    proxy never sees one complete), so no shell starts; with honest
-    tunnelling again the next session runs."""
+    bundle) for another host name; each met by CreateDataChannel (libcurl)
+    and by the websocket (lws).  Nothing is sent to the impostor (lws
+    aborts the handshake; libcurl closes after it, on the wrong name), no
+    shell output arrives; with honest tunnelling again the next session
+    runs."""
     from conftest import make_cert
     from test_wsc_peer import other_name_cert
     (tmp_path / "bad").mkdir()
@@ -275,20 +299,9 @@ def test_worker_data_channel_refuses_what_it_cannot_verify(build, gateway, tmp_p
     bundle = tmp_path / "bundle.pem"
     bundle.write_bytes(pathlib.Path(gateway.ca).read_bytes() + other[0].read_bytes())
     gateway.ca = bundle
-    act = gateway.aws("ssm", "create-activation", "--iam-role", "SSMServiceRole",
-                      "--registration-limit", "1")
-    reg = _register(build, gateway, act, tmp_path / "agent")
-    assert reg.returncode == 0, reg.stderr
-    iid = re.search(r"instance (mi-[0-9a-f]+)", reg.stdout).group(1)
-    log_path = tmp_path / "agent.log"
-    with ConnectProxy() as proxy, open(log_path, "wb") as log:
-        env = _agent_env(gateway, DECKHAND_SESSION_SPOOL_DIR=str(tmp_path / "spool"),
-                         https_proxy=proxy.url)
-        proc = subprocess.Popen([str(pathlib.Path(build) / "deckhand-agent"), "run", "--state",
-                                 str(tmp_path / "agent")], stdout=log, stderr=log, env=env)
-        try:
-            assert _wait_online(gateway, iid) is not None, log_path.read_text()
-            assert _wait_log(log_path, r"control channel: open"), log_path.read_text()
+    with ConnectProxy() as proxy:
+        with start_agent(build, gateway, tmp_path, https_proxy=proxy.url) as ag:
+            iid, log_path = ag["iid"], ag["log"]
             for cert, skip in ((bad, 0), (bad, 1), (other, 0), (other, 1)):
                 # skip 0: CreateDataChannel (libcurl) meets the impostor;
                 # skip 1: it goes through, the websocket (lws) meets it
@@ -324,13 +337,6 @@ def test_worker_data_channel_refuses_what_it_cannot_verify(build, gateway, tmp_p
             finally:
                 rc = cli.finish()
             assert rc == 0, bytes(cli.buf[-2000:])
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def test_exit_code_reaches_cli(build, gateway, agent):
@@ -597,15 +603,7 @@ def test_aws_cli_start_session_runs_deckhand_as_plugin(build, gateway, agent, tm
 def test_plugin_legacy_three_argument_form(build, gateway, agent, tmp_path):
     """Older aws CLIs call the plugin with RESPONSE REGION StartSession
     only: the session runs (the data channel comes from the StreamUrl)."""
-    import configparser
-    import botocore.session
-    cp = configparser.ConfigParser()
-    cp.read(gateway.state / "admin.credentials")
-    ssm = botocore.session.Session().create_client(
-        "ssm", region_name=REGION, endpoint_url=gateway.url, verify=str(gateway.ca),
-        aws_access_key_id=cp["default"]["aws_access_key_id"],
-        aws_secret_access_key=cp["default"]["aws_secret_access_key"])
-    r = ssm.start_session(Target=agent["iid"])
+    r = start_session_boto(gateway, agent["iid"])
     resp = json.dumps({k: r[k] for k in ("SessionId", "TokenValue", "StreamUrl")})
     plug = tmp_path / "session-manager-plugin"
     plug.symlink_to(pathlib.Path(build).resolve() / "deckhand")

@@ -14,9 +14,7 @@ ClientVersion.  The gateway, like the service, relays frames whose header
 is sound without judging their digest, and the agent, like the reference
 agent, does not check client digests.
 """
-import configparser
 import json
-import os
 import pathlib
 import re
 import shutil
@@ -24,8 +22,8 @@ import subprocess
 
 import pytest
 
-from test_agent_register import REGION, _wait_log
-from test_session_e2e import agent, gateway  # noqa: F401  (fixtures)
+from test_agent_register import _wait_log
+from test_session_e2e import agent, gateway, start_session_boto  # noqa: F401  (fixtures)
 
 PEER = pathlib.Path(__file__).resolve().parents[1] / "peers" / "ssm-session"
 
@@ -47,17 +45,6 @@ def ssmjs(build):
     return [node, str(d / "client.js")]
 
 
-def _start(gateway, iid):
-    import botocore.session
-    cp = configparser.ConfigParser()
-    cp.read(gateway.state / "admin.credentials")
-    ssm = botocore.session.Session().create_client(
-        "ssm", region_name=REGION, endpoint_url=gateway.url, verify=str(gateway.ca),
-        aws_access_key_id=cp["default"]["aws_access_key_id"],
-        aws_secret_access_key=cp["default"]["aws_secret_access_key"])
-    return ssm.start_session(Target=iid)
-
-
 def _run(ssmjs, gateway, r, steps):
     env = gateway.aws_env()
     p = subprocess.run(ssmjs + [r["StreamUrl"], r["TokenValue"]], input=json.dumps(steps),
@@ -67,7 +54,7 @@ def _run(ssmjs, gateway, r, steps):
 
 
 def test_js_client_runs_a_shell(build, gateway, agent, ssmjs):
-    r = _start(gateway, agent["iid"])
+    r = start_session_boto(gateway, agent["iid"])
     rc, out, err = _run(ssmjs, gateway, r, [
         [r"\$ $", "stty size; echo js-$((6*7))\r"],
         [r"js-42", "exit\r"],
@@ -83,7 +70,7 @@ def test_js_client_runs_a_shell(build, gateway, agent, ssmjs):
 def test_js_client_long_output_arrives_whole(build, gateway, agent, ssmjs):
     """5000 numbered lines, each one acked by the library (and its acks of
     the agent's acks ignored): every line arrives, in order, once."""
-    r = _start(gateway, agent["iid"])
+    r = start_session_boto(gateway, agent["iid"])
     rc, out, err = _run(ssmjs, gateway, r, [
         [r"\$ $", "seq 1 5000 | sed 's/^/L/'; echo DONE-$((2*3))\r"],
         [r"DONE-6", "exit\r"],
