@@ -8,8 +8,8 @@
 #include "dh_spawner.h"
 
 #include <dirent.h>
-#include <malloc.h>
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -27,6 +27,7 @@
 #define ENDED_MAX 256
 #define ANSWER_MS 5000
 #define STOP_MS 1000
+#define PLUG_MAX 65536  /* chunks per size class when sealing the heap */
 
 struct ended {
 	pid_t pid;
@@ -126,7 +127,6 @@ find_kind(const struct dh_spawner_kind *kinds, size_t nk, unsigned char tag)
 	return NULL;
 }
 
-
 /* Fill every free chunk of the heap inherited from the agent, so that a
  * child's allocations come from fresh pages at the top of the heap rather
  * than from holes in pages it shares with the spawner: a child that
@@ -135,7 +135,6 @@ find_kind(const struct dh_spawner_kind *kinds, size_t nk, unsigned char tag)
  * the plugs are never freed (the spawner does not allocate otherwise).
  * Bounded: a size class stops at its first chunk from the top, or after
  * PLUG_MAX chunks.  Sanitizers bring their own allocator: nothing to do. */
-#define PLUG_MAX 65536
 static void
 seal_heap(void)
 {
