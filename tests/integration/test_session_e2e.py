@@ -158,6 +158,21 @@ class Cli:
         return rc
 
 
+def echo_session(cli, cmd, expect):
+    """One command in a fresh session, then exit: the session starts,
+    `expect` (a bytes pattern) appears, the shell's exit ends the session
+    with the plugin's message, and the CLI exits 0."""
+    try:
+        cli.read_until(rb"Starting session with SessionId")
+        cli.send(cmd + "\r")
+        cli.read_until(expect)
+        cli.send("exit\r")
+        cli.read_until(rb"Exiting session with sessionId", timeout=30)
+    finally:
+        rc = cli.finish()
+    assert rc == 0, bytes(cli.buf[-2000:])
+
+
 def test_shell_commands_resize_exit(build, gateway, agent, capsys):
     cli = Cli(build, gateway, agent["iid"], rows=33, cols=111)
     try:
@@ -234,16 +249,7 @@ def test_spawner_killed_sessions_go_on(build, gateway, agent):
     assert rc == 0, bytes(cli.buf[-2000:])
     assert _wait_log(agent["log"], r"session %s: agent_task_complete acknowledged" % re.escape(sid)), \
         agent["log"].read_text()[-3000:]
-    cli = Cli(build, gateway, agent["iid"])
-    try:
-        cli.read_until(rb"Starting session with SessionId")
-        cli.send("echo two-$((3+3))\r")
-        cli.read_until(rb"two-6")
-        cli.send("exit\r")
-        cli.read_until(rb"Exiting session with sessionId", timeout=30)
-    finally:
-        rc = cli.finish()
-    assert rc == 0, bytes(cli.buf[-2000:])
+    echo_session(Cli(build, gateway, agent["iid"]), "echo two-$((3+3))", rb"two-6")
     assert "the agent forks this worker itself" in agent["log"].read_text()
 
 
@@ -266,16 +272,8 @@ def test_session_through_https_proxy(build, gateway, agent):
     websocket (dh_wsc) both go through the CONNECT proxy."""
     port = gateway.url.rsplit(":", 1)[1]
     with ConnectProxy() as proxy:
-        cli = Cli(build, gateway, agent["iid"], env_extra={"https_proxy": proxy.url})
-        try:
-            cli.read_until(rb"Starting session with SessionId")
-            cli.send("echo proxied-$((5*5))\r")
-            cli.read_until(rb"proxied-25")
-            cli.send("exit\r")
-            cli.read_until(rb"Exiting session with sessionId", timeout=30)
-        finally:
-            rc = cli.finish()
-        assert rc == 0, bytes(cli.buf[-2000:])
+        echo_session(Cli(build, gateway, agent["iid"], env_extra={"https_proxy": proxy.url}),
+                     "echo proxied-$((5*5))", rb"proxied-25")
         assert len(proxy.connects) >= 2, proxy.connects
         assert all(c == "127.0.0.1:" + port for c in proxy.connects), proxy.connects
 
@@ -327,16 +325,7 @@ def test_worker_data_channel_refuses_what_it_cannot_verify(build, gateway, tmp_p
                     assert _wait_log(log_path, r"data channel: connection error"), \
                         log_path.read_text()[-3000:]
             proxy.mitm = None
-            cli = Cli(build, gateway, iid)
-            try:
-                cli.read_until(rb"Starting session with SessionId")
-                cli.send("echo honest-$((4*4))\r")
-                cli.read_until(rb"honest-16")
-                cli.send("exit\r")
-                cli.read_until(rb"Exiting session with sessionId", timeout=30)
-            finally:
-                rc = cli.finish()
-            assert rc == 0, bytes(cli.buf[-2000:])
+            echo_session(Cli(build, gateway, iid), "echo honest-$((4*4))", rb"honest-16")
 
 
 def test_exit_code_reaches_cli(build, gateway, agent):
@@ -500,16 +489,8 @@ def test_encryption_checks_before_the_shell(build, gateway, agent, tmp_path):
                   "cloudWatchEncryptionEnabled": False})
     out = _failed_session(build, gateway, agent, "needs-cw-enc")
     assert b"CloudWatch Logs log group /plain/group" in out, out[-2000:]
-    cli = Cli(build, gateway, agent["iid"], extra=("--document-name", "needs-s3-enc"))
-    try:
-        cli.read_until(rb"Starting session with SessionId")
-        cli.send("echo enc-ok-$((40+2))\r")
-        cli.read_until(rb"enc-ok-42")
-        cli.send("exit\r")
-        cli.read_until(rb"Exiting session with sessionId", timeout=30)
-    finally:
-        rc = cli.finish()
-    assert rc == 0
+    echo_session(Cli(build, gateway, agent["iid"], extra=("--document-name", "needs-s3-enc")),
+                 "echo enc-ok-$((40+2))", rb"enc-ok-42")
 
 
 def test_profile_credential_process(build, gateway, agent, tmp_path):
@@ -544,16 +525,8 @@ def test_profile_credential_process(build, gateway, agent, tmp_path):
     assert out.returncode == 0, out.stderr
     assert agent["iid"] in out.stdout
     peer_calls = len(calls.read_text())
-    cli = Cli(build, gateway, agent["iid"], extra=("--profile", "ops"), env_extra=env)
-    try:
-        cli.read_until(rb"Starting session with SessionId")
-        cli.send("echo via-process-$((6*6))\r")
-        cli.read_until(rb"via-process-36")
-        cli.send("exit\r")
-        cli.read_until(rb"Exiting session with sessionId", timeout=30)
-    finally:
-        rc = cli.finish()
-    assert rc == 0, bytes(cli.buf[-2000:])
+    echo_session(Cli(build, gateway, agent["iid"], extra=("--profile", "ops"), env_extra=env),
+                 "echo via-process-$((6*6))", rb"via-process-36")
     assert len(calls.read_text()) > peer_calls
     stale_env = dict(peer_env)
     stale = subprocess.run([str(pathlib.Path(build) / "deckhand"), "session", "start", "--target",
